@@ -1,0 +1,78 @@
+"""Training helpers: atomic checkpoints, RNG state, schedule, finite checks."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from aimclr import AimCLRError
+from aimclr.training import (
+    NonFiniteLossError,
+    check_finite_losses,
+    get_rng_state,
+    load_checkpoint,
+    save_checkpoint,
+    set_rng_state,
+    step_lr,
+)
+
+
+def test_checkpoint_round_trip_and_no_leftover_temporary(tmp_path: Path) -> None:
+    state = {"epoch": 3, "weights": torch.arange(5.0), "nested": {"lr": 0.1}}
+    path = save_checkpoint(state, tmp_path / "run" / "last.pt")
+    loaded = load_checkpoint(path)
+    assert loaded["epoch"] == 3 and loaded["nested"] == {"lr": 0.1}
+    assert torch.equal(loaded["weights"], state["weights"])
+    assert sorted(p.name for p in path.parent.iterdir()) == ["last.pt"]
+
+
+def test_failed_save_keeps_the_previous_checkpoint(tmp_path: Path) -> None:
+    path = save_checkpoint({"epoch": 1}, tmp_path / "last.pt")
+
+    class Unpicklable:
+        def __reduce__(self) -> tuple[object, ...]:
+            raise RuntimeError("cannot pickle")
+
+    with pytest.raises(RuntimeError, match="cannot pickle"):
+        save_checkpoint({"epoch": 2, "bad": Unpicklable()}, path)
+    assert load_checkpoint(path)["epoch"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
+
+
+def test_load_checkpoint_errors(tmp_path: Path) -> None:
+    with pytest.raises(AimCLRError, match="checkpoint file not found"):
+        load_checkpoint(tmp_path / "missing.pt")
+    torch.save([1, 2], tmp_path / "list.pt")
+    with pytest.raises(AimCLRError, match="must hold a dict, got list"):
+        load_checkpoint(tmp_path / "list.pt")
+
+
+def test_rng_state_round_trip_through_a_checkpoint(tmp_path: Path) -> None:
+    random.seed(1)
+    np.random.seed(2)
+    torch.manual_seed(3)
+    np.random.standard_normal()  # leaves a cached Gaussian in NumPy's state
+    save_checkpoint({"rng": get_rng_state()}, tmp_path / "rng.pt")
+    expected = (random.random(), np.random.standard_normal(), torch.rand(3))
+    set_rng_state(load_checkpoint(tmp_path / "rng.pt")["rng"])
+    actual = (random.random(), np.random.standard_normal(), torch.rand(3))
+    assert actual[0] == expected[0] and actual[1] == expected[1]
+    assert torch.equal(actual[2], expected[2])
+
+
+def test_step_lr_matches_the_reference_schedule() -> None:
+    rates = [step_lr(epoch, 0.1, [250]) for epoch in range(1, 301)]
+    assert rates[:250] == [0.1] * 250
+    assert all(abs(rate - 0.01) < 1e-12 for rate in rates[250:])
+    assert step_lr(100, 3.0, [80]) == pytest.approx(0.3)
+
+
+def test_check_finite_losses_names_the_bad_terms() -> None:
+    check_finite_losses({"a": torch.tensor(1.0)}, "epoch 1")
+    with pytest.raises(NonFiniteLossError, match=r"epoch 2, step 5: \{'d3m': nan\}"):
+        check_finite_losses({"ok": torch.tensor(0.5), "d3m": torch.tensor(float("nan"))},
+                            "epoch 2, step 5")
