@@ -1,0 +1,595 @@
+"""The AimCLR model: query/key encoders, EADM, projection heads, queue and losses.
+
+One call of :class:`AimCLR` is one pre-training step's forward pass: it embeds the
+three views, computes every loss term and, in training mode, updates the key
+encoder and the queue. The optimiser step stays with the caller.
+
+Paper: Guo et al., "Contrastive Learning from Extremely Augmented Skeleton Sequences
+for Self-Supervised Action Recognition", AAAI 2022.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, cast
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from aimclr._checks import check_positive, check_probability, check_tensor, describe
+from aimclr.checkpoint import (
+    convert_reference_pretrain,
+    load_reference_encoder,
+    load_state_dict_file,
+    strip_module_prefix,
+)
+from aimclr.errors import AimCLRError
+from aimclr.losses import (
+    Reduction,
+    contrastive_logits,
+    d3m_loss,
+    info_nce_from_logits,
+    mine_neighbors,
+    nnm_loss,
+)
+from aimclr.nn.eadm import EADM
+from aimclr.nn.heads import ProjectionHead
+from aimclr.nn.momentum import copy_and_freeze, update_momentum
+from aimclr.nn.queue import MomentumQueue
+from aimclr.nn.stgcn import STGCN
+
+__all__ = ["PRESETS", "AimCLR", "AimCLROutput", "PresetName"]
+
+PresetName = Literal["skeletonclr", "extreme_only", "d3m", "d3m_eadm", "aimclr"]
+
+#: Ablation switches of the rows of the paper's Table 1, in order.
+PRESETS: dict[str, dict[str, bool]] = {
+    "skeletonclr": {"extreme_views": False, "use_d3m": False, "use_eadm": False,
+                    "use_nnm": False},
+    "extreme_only": {"extreme_views": True, "use_d3m": False, "use_eadm": False,
+                     "use_nnm": False},
+    "d3m": {"extreme_views": True, "use_d3m": True, "use_eadm": False, "use_nnm": False},
+    "d3m_eadm": {"extreme_views": True, "use_d3m": True, "use_eadm": True, "use_nnm": False},
+    "aimclr": {"extreme_views": True, "use_d3m": True, "use_eadm": True, "use_nnm": True},
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AimCLROutput:
+    """Loss terms and intermediate results of one :class:`AimCLR` step.
+
+    Terms that the configuration (or the epoch) does not use are ``None``.
+
+    Attributes:
+        loss: the total, scalar: ``contrastive + d3m`` (``d3m`` counted as 0 when
+            absent). Call ``loss.backward()`` on it.
+        info_nce: InfoNCE of the contrastive query (before NNM is active), scalar.
+        nnm: the NNM loss (after ``mining_epoch``, with ``use_nnm``), scalar.
+        d3m_extreme: ``L_e``, cross-entropy from ``p(·|q)`` to ``p(·|q_extreme)``.
+        d3m_extreme_drop: ``L_ed``, the same for the EADM-dropped extreme view.
+        d3m: the D3M term added to the loss, the mean of the available extreme
+            terms: ``½(L_e + L_ed)`` with EADM, ``L_e`` without.
+        logits: ``(N, 1 + K)`` logits of the contrastive query (column 0 = key).
+        pos_mask: ``(N, 1 + K)`` bool positives of NNM, when NNM is active.
+    """
+
+    loss: torch.Tensor
+    info_nce: torch.Tensor | None
+    nnm: torch.Tensor | None
+    d3m_extreme: torch.Tensor | None
+    d3m_extreme_drop: torch.Tensor | None
+    d3m: torch.Tensor | None
+    logits: torch.Tensor
+    pos_mask: torch.Tensor | None
+
+    def losses(self) -> dict[str, torch.Tensor]:
+        """The loss terms that are present, detached, by name (for logging).
+
+        Keys in order: ``loss``, then ``info_nce`` or ``nnm``, then ``d3m``,
+        ``d3m_extreme``, ``d3m_extreme_drop`` where used.
+        """
+        terms = {
+            "loss": self.loss,
+            "info_nce": self.info_nce,
+            "nnm": self.nnm,
+            "d3m": self.d3m,
+            "d3m_extreme": self.d3m_extreme,
+            "d3m_extreme_drop": self.d3m_extreme_drop,
+        }
+        return {name: value.detach() for name, value in terms.items() if value is not None}
+
+
+class AimCLR(nn.Module):
+    """AimCLR (and its ablations) on top of any skeleton encoder.
+
+    Modules (the names are those of the state dict, and of
+    :func:`aimclr.checkpoint.convert_reference_pretrain`):
+
+    * ``encoder_q`` — the encoder, ``(N, C, T, V, M) → (N, D_enc)``;
+      ``head_q`` — :class:`~aimclr.nn.heads.ProjectionHead` ``D_enc → D_enc → D``;
+    * ``encoder_k``, ``head_k`` — the momentum (key) copies: exact copies at
+      construction, never trained by gradients, updated as
+      ``θ_k ← m·θ_k + (1 − m)·θ_q`` (parameters only) at every training step;
+    * ``eadm`` — :class:`~aimclr.nn.eadm.EADM` (no parameters), or ``None``;
+    * ``queue`` — :class:`~aimclr.nn.queue.MomentumQueue` of ``K`` keys
+      (buffers ``queue.keys`` ``(K, D)`` and ``queue.ptr``).
+
+    One step, ``model(x_extreme, x_query, x_key, epoch=e)`` (inputs
+    ``(N, C, T, V, M)``; embeddings below are L2-normalised):
+
+    1. ``q = head_q(encoder_q(x_query))`` (normal query);
+    2. with extreme views: ``f = encoder_q.features(x_extreme)``,
+       ``q_e = head_q(encoder_q.pool(f))`` and, with EADM,
+       ``q_ed = head_q(encoder_q.pool(eadm(f)))`` — EADM is applied in train *and*
+       eval mode here, as in the reference;
+    3. in training mode, under ``no_grad``: the momentum update, then
+       ``k = head_k(encoder_k(x_key))`` (in eval mode ``k`` uses the key encoder as
+       it is, nothing is updated);
+    4. logits ``[z·k, z·queue] / τ`` for each query ``z``, against the queue as it
+       was *before* this step (no sample is its own negative);
+    5. the contrastive term: InfoNCE of the contrastive query; once
+       ``epoch > mining_epoch`` with ``use_nnm``, NNM instead: the ``nnm_top_k``
+       nearest queue entries of every available query (``q``, ``q_e``, ``q_ed``)
+       become extra positives;
+    6. D3M: ``L_e = H(p(·|q), p(·|q_e))``, ``L_ed = H(p(·|q), p(·|q_ed))`` with
+       ``p(·|q)`` detached; ``d3m`` = their mean;
+    7. in training mode the keys are enqueued (all-gathered under
+       ``torch.distributed``, so the batch summed over ranks must not exceed ``K``).
+
+    Total loss ``= contrastive + d3m`` (the paper's α = β = 1).
+
+    The encoder keeps its own initialisation. For the reference's (N(0, 0.02)
+    weights), re-initialise the query side and copy it to the key side:
+    ``reference_init_(model.encoder_q); reference_init_(model.head_q);
+    model.sync_key_encoder()`` (the reference additionally re-draws the key encoder
+    independently, a quirk not reproduced).
+
+    Ablations (the rows of the paper's Table 1, see :meth:`preset`):
+
+    | preset       | views used       | contrastive term                       | D3M           |
+    | ------------ | ---------------- | -------------------------------------- | ------------- |
+    | skeletonclr  | x_query, x_key   | InfoNCE(q, k)                          | none          |
+    | extreme_only | x_extreme, x_key | InfoNCE(q_e, k) (extreme view = query) | none          |
+    | d3m          | all three        | InfoNCE(q, k)                          | L_e           |
+    | d3m_eadm     | all three        | InfoNCE(q, k)                          | ½(L_e + L_ed) |
+    | aimclr       | all three        | InfoNCE(q, k), NNM after mining_epoch  | ½(L_e + L_ed) |
+
+    Args:
+        encoder: the query encoder; default ``STGCN()`` (AimCLR's 1/4-width ST-GCN,
+            hidden_dim 256, dropout 0.5). Any module mapping ``(N, C, T, V, M)`` to
+            ``(N, D_enc)`` works; EADM needs an encoder with ``features(x)`` →
+            ``(N·M, D_enc, T', V)`` and ``pool(feature_map, M)`` → ``(N, D_enc)``.
+        encoder_dim: ``D_enc``; read from ``encoder.hidden_dim`` or
+            ``encoder.out_channels`` when not given.
+        feature_dim: ``D``, the projection (and queue key) dimension.
+        head_hidden_dim: hidden width of the projection head; default ``D_enc``.
+        queue_size: ``K``.
+        momentum: ``m`` of the key encoder, in ``[0, 1]``.
+        temperature: ``τ > 0``.
+        extreme_views: use the extremely augmented view ``x_extreme``.
+        use_d3m: with extreme views, train them through D3M against the normal
+            query (``True``), or use the extreme view as the only query of InfoNCE
+            (``False``, the "extreme only" row). Requires ``extreme_views``.
+        use_eadm: also embed the EADM-dropped extreme view (``L_ed``). Requires
+            ``use_d3m``.
+        use_nnm: switch InfoNCE to NNM after ``mining_epoch``.
+        nnm_top_k: neighbours per query view for NNM.
+        nnm_reduction: ``"mean"`` over positives (reference) or ``"sum"`` (Eq. 9).
+        mining_epoch: last epoch (1-based) of stage 1; NNM is used when
+            ``epoch > mining_epoch``.
+        eadm: a configured :class:`~aimclr.nn.eadm.EADM` (default ``EADM()``:
+            threshold 0.7, λ 1e-4, the reference's element-wise temporal drop).
+        queue_generator: random generator for the initial queue.
+
+    Raises:
+        AimCLRError: inconsistent switches, out-of-range numbers, EADM requested
+            for an encoder without ``features``/``pool``, or an unknown ``D_enc``.
+
+    Example:
+        >>> encoder = STGCN(hidden_channels=2, hidden_dim=8)
+        >>> model = AimCLR(encoder, feature_dim=4, queue_size=16)
+        >>> x = torch.randn(3, 2, 3, 8, 25, 1)  # three views of (N, C, T, V, M)
+        >>> out = model(x[0], x[1], x[2], epoch=1)
+        >>> sorted(out.losses())
+        ['d3m', 'd3m_extreme', 'd3m_extreme_drop', 'info_nce', 'loss']
+        >>> int(model.queue.ptr)  # the N = 2 keys were enqueued
+        2
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module | None = None,
+        *,
+        encoder_dim: int | None = None,
+        feature_dim: int = 128,
+        head_hidden_dim: int | None = None,
+        queue_size: int = 32768,
+        momentum: float = 0.999,
+        temperature: float = 0.07,
+        extreme_views: bool = True,
+        use_d3m: bool = True,
+        use_eadm: bool = True,
+        use_nnm: bool = True,
+        nnm_top_k: int = 1,
+        nnm_reduction: Reduction = "mean",
+        mining_epoch: int = 150,
+        eadm: EADM | None = None,
+        queue_generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        encoder = STGCN() if encoder is None else encoder
+        if not isinstance(encoder, nn.Module):
+            raise AimCLRError(f"encoder must be an nn.Module, got {type(encoder).__name__}")
+        check_probability(momentum, "momentum")
+        check_positive(temperature, "temperature")
+        if use_d3m and not extreme_views:
+            raise AimCLRError("use_d3m=True needs extreme_views=True (D3M compares the views)")
+        if use_eadm and not use_d3m:
+            raise AimCLRError(
+                "use_eadm=True needs use_d3m=True (the EADM-dropped view only enters D3M)"
+            )
+        if use_eadm and not _has_feature_path(encoder):
+            raise AimCLRError(
+                f"use_eadm=True needs an encoder with features(x) and pool(feature_map, M) "
+                f"methods; {type(encoder).__name__} has none, pass use_eadm=False"
+            )
+        if nnm_reduction not in ("mean", "sum"):
+            raise AimCLRError(f"nnm_reduction must be 'mean' or 'sum', got {nnm_reduction!r}")
+        _check_int(nnm_top_k, "nnm_top_k", 1)
+        _check_int(mining_epoch, "mining_epoch", 0)
+        if nnm_top_k > queue_size:
+            raise AimCLRError(
+                f"nnm_top_k must not exceed queue_size = {queue_size}, got {nnm_top_k}"
+            )
+        encoder_dim = _encoder_dim(encoder, encoder_dim)
+        head_hidden_dim = encoder_dim if head_hidden_dim is None else head_hidden_dim
+
+        self.encoder_q = encoder
+        self.head_q = ProjectionHead(encoder_dim, head_hidden_dim, feature_dim)
+        self.encoder_k = copy_and_freeze(self.encoder_q)
+        self.head_k = copy_and_freeze(self.head_q)
+        self.eadm = (eadm if eadm is not None else EADM()) if use_eadm else None
+        self.queue = MomentumQueue(queue_size, feature_dim, generator=queue_generator)
+
+        self.encoder_dim = encoder_dim
+        self.feature_dim = feature_dim
+        self.momentum = float(momentum)
+        self.temperature = float(temperature)
+        self.extreme_views = extreme_views
+        self.use_d3m = use_d3m
+        self.use_eadm = use_eadm
+        self.use_nnm = use_nnm
+        self.nnm_top_k = nnm_top_k
+        self.nnm_reduction: Reduction = nnm_reduction
+        self.mining_epoch = mining_epoch
+
+    # ------------------------------------------------------------------ presets
+
+    @classmethod
+    def preset(cls, name: PresetName, encoder: nn.Module | None = None, **kwargs: Any) -> AimCLR:
+        """Build the model of one row of the paper's Table 1.
+
+        Args:
+            name: ``"skeletonclr"``, ``"extreme_only"``, ``"d3m"``, ``"d3m_eadm"`` or
+                ``"aimclr"`` (see the class docstring for what each computes).
+            encoder: the encoder (default ``STGCN()``).
+            **kwargs: other constructor arguments (not the switches).
+
+        Raises:
+            AimCLRError: unknown name, or a switch passed in ``kwargs``.
+
+        Example:
+            >>> model = AimCLR.preset("skeletonclr", STGCN(hidden_channels=2, hidden_dim=8))
+            >>> model.extreme_views, model.eadm is None
+            (False, True)
+        """
+        if name not in PRESETS:
+            raise AimCLRError(f"unknown preset {name!r}; expected one of {sorted(PRESETS)}")
+        clash = sorted(set(kwargs) & set(PRESETS[name]))
+        if clash:
+            raise AimCLRError(f"preset {name!r} sets {clash} itself; use the constructor")
+        switches = PRESETS[name]
+        return cls(
+            encoder,
+            extreme_views=switches["extreme_views"],
+            use_d3m=switches["use_d3m"],
+            use_eadm=switches["use_eadm"],
+            use_nnm=switches["use_nnm"],
+            **kwargs,
+        )
+
+    @classmethod
+    def skeletonclr(cls, encoder: nn.Module | None = None, **kwargs: Any) -> AimCLR:
+        """SkeletonCLR: normal views only, InfoNCE (Table 1, row 1)."""
+        return cls.preset("skeletonclr", encoder, **kwargs)
+
+    @classmethod
+    def extreme_only(cls, encoder: nn.Module | None = None, **kwargs: Any) -> AimCLR:
+        """The extreme view as the InfoNCE query, no D3M (Table 1, row 2)."""
+        return cls.preset("extreme_only", encoder, **kwargs)
+
+    @classmethod
+    def with_d3m(cls, encoder: nn.Module | None = None, **kwargs: Any) -> AimCLR:
+        """Normal and extreme views with D3M, no EADM or NNM (Table 1, row 3)."""
+        return cls.preset("d3m", encoder, **kwargs)
+
+    @classmethod
+    def with_d3m_eadm(cls, encoder: nn.Module | None = None, **kwargs: Any) -> AimCLR:
+        """D3M with the EADM-dropped view, no NNM (Table 1, row 4)."""
+        return cls.preset("d3m_eadm", encoder, **kwargs)
+
+    @classmethod
+    def full(cls, encoder: nn.Module | None = None, **kwargs: Any) -> AimCLR:
+        """Full AimCLR: D3M, EADM and NNM after ``mining_epoch`` (Table 1, row 5)."""
+        return cls.preset("aimclr", encoder, **kwargs)
+
+    # ------------------------------------------------------------------ checkpoints
+
+    @classmethod
+    def from_reference(
+        cls,
+        source: str | os.PathLike[str] | Mapping[str, torch.Tensor],
+        *,
+        layout: str = "ntu-rgb+d",
+        dropout: float = 0.5,
+        **kwargs: Any,
+    ) -> AimCLR:
+        """Build a model from a reference pre-training checkpoint (364 entries).
+
+        Encoder sizes, ``feature_dim``, the head width and ``queue_size`` are read
+        from the checkpoint; queue and pointer are restored, so training can resume.
+
+        Args:
+            source: path of a reference ``epoch*_model.pt`` or its loaded state dict.
+            layout: the skeleton layout the checkpoint was trained on.
+            dropout: dropout of the new encoders (the reference trains with 0.5).
+            **kwargs: other constructor arguments (switches, momentum, ...).
+
+        Raises:
+            AimCLRError: the checkpoint does not fit (see :mod:`aimclr.checkpoint`).
+        """
+        state = strip_module_prefix(
+            source if isinstance(source, Mapping) else load_state_dict_file(source)
+        )
+        encoder, head = load_reference_encoder(state, "encoder_q.", layout, dropout)
+        if not isinstance(head, ProjectionHead):
+            raise AimCLRError("the checkpoint has no MLP head (encoder_q.fc.0, encoder_q.fc.2)")
+        queue = state.get("queue")
+        if queue is None or queue.dim() != 2:
+            raise AimCLRError("the checkpoint has no queue entry of layout (D, K)")
+        model = cls(
+            encoder,
+            feature_dim=head.out_dim,
+            head_hidden_dim=int(head.fc1.out_features),
+            queue_size=int(queue.shape[1]),
+            **kwargs,
+        )
+        model.load_reference_state_dict(state)
+        return model
+
+    def load_reference_state_dict(self, state_dict: Mapping[str, torch.Tensor]) -> None:
+        """Load a reference pre-training state dict into this model (strict).
+
+        Converts with :func:`aimclr.checkpoint.convert_reference_pretrain` (queue
+        transposed to ``(K, D)``) and loads every tensor: both encoders, both heads,
+        queue and pointer. The key encoder is loaded as stored (the reference's is
+        not a copy of the query encoder).
+
+        Raises:
+            AimCLRError: names or shapes do not match this model.
+        """
+        converted = convert_reference_pretrain(state_dict)
+        try:
+            self.load_state_dict(converted, strict=True)
+        except RuntimeError as error:
+            raise AimCLRError(f"cannot load the reference checkpoint: {error}") from None
+
+    @torch.no_grad()
+    def sync_key_encoder(self) -> None:
+        """Make the key encoder and head exact copies of the query ones again.
+
+        Call after re-initialising the query side (e.g. with
+        :func:`~aimclr.nn.stgcn.reference_init_`); copies parameters and buffers.
+        """
+        update_momentum(self.encoder_q, self.encoder_k, 0.0, buffers=True)
+        update_momentum(self.head_q, self.head_k, 0.0, buffers=True)
+
+    # ------------------------------------------------------------------ inference
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled query-encoder features for evaluation (kNN, linear probe).
+
+        Args:
+            x: skeleton sequences ``(N, C, T, V, M)``.
+
+        Returns:
+            ``(N, D_enc)``, before the projection head (as the reference's linear
+            evaluation). Wrap in ``torch.no_grad()`` and call ``eval()`` as needed.
+        """
+        out: torch.Tensor = self.encoder_q(x)
+        return out
+
+    def nnm_active(self, epoch: int) -> bool:
+        """Whether the contrastive term is NNM at 1-based ``epoch``."""
+        return self.use_nnm and epoch > self.mining_epoch
+
+    # ------------------------------------------------------------------ training step
+
+    def forward(
+        self,
+        x_extreme: torch.Tensor | None,
+        x_query: torch.Tensor | None,
+        x_key: torch.Tensor,
+        *,
+        epoch: int = 1,
+    ) -> AimCLROutput:
+        """One pre-training step's forward pass (see the class docstring).
+
+        Args:
+            x_extreme: extremely augmented view ``(N, C, T, V, M)``; needed with
+                ``extreme_views``, ignored otherwise (may be ``None``).
+            x_query: normally augmented query view ``(N, C, T, V, M)``; not used by
+                the ``extreme_only`` configuration (may be ``None`` there).
+            x_key: normally augmented key view ``(N, C, T, V, M)``, ``N <= K``.
+            epoch: 1-based epoch; NNM is used when ``epoch > mining_epoch``.
+
+        Returns:
+            :class:`AimCLROutput` with every loss term.
+
+        Raises:
+            AimCLRError: a needed view is missing, batch sizes differ, ``N > K``,
+                a bad ``epoch``, or the encoder's ``check_input`` (if it has one,
+                as :class:`~aimclr.nn.stgcn.STGCN`) rejects a view; raised before any
+                state changes.
+        """
+        _check_int(epoch, "epoch", 1)
+        extreme_is_query = self.extreme_views and not self.use_d3m  # the "extreme only" row
+        x_q = None if extreme_is_query else _required(x_query, "x_query")
+        x_e = _required(x_extreme, "x_extreme") if self.extreme_views else None
+        views = {"x_key": x_key, "x_query": x_q, "x_extreme": x_e}
+        present = {k: v for k, v in views.items() if v is not None}
+        _check_views(present, self.queue.size)
+        check_input = getattr(self.encoder_q, "check_input", None)
+        if callable(check_input):  # e.g. STGCN: layout errors before any state changes
+            for view in present.values():
+                check_input(view)
+
+        # 1-2. Queries, in the reference's order (normal view first: BatchNorm statistics).
+        z_query = None if x_q is None else self._project(x_q)
+        z_extreme, z_extreme_drop = (None, None) if x_e is None else self._extreme_queries(x_e)
+        # 3. Keys: momentum update first (training only), then the key forward.
+        with torch.no_grad():
+            if self.training:
+                update_momentum(self.encoder_q, self.encoder_k, self.momentum)
+                update_momentum(self.head_q, self.head_k, self.momentum)
+            key = F.normalize(self.head_k(self.encoder_k(x_key)), dim=1)
+        # 4. Logits against the queue before this step's keys are enqueued.
+        negatives = self.queue.negatives()
+        query = z_extreme if extreme_is_query else z_query
+        if query is None:  # unreachable: every configuration has a query view
+            raise AimCLRError("no query view to contrast; check the model switches")
+        logits = contrastive_logits(query, key, negatives, self.temperature)
+
+        # 5. Contrastive term.
+        info_nce = nnm = pos_mask = None
+        if self.nnm_active(epoch):
+            candidates = [z for z in (z_query, z_extreme, z_extreme_drop) if z is not None]
+            pos_mask = mine_neighbors(candidates, negatives, self.nnm_top_k)
+            nnm = nnm_loss(logits, pos_mask, self.nnm_reduction)
+            contrastive = nnm
+        else:
+            info_nce = info_nce_from_logits(logits)
+            contrastive = info_nce
+
+        # 6. D3M: the normal view's distribution is the (detached) target.
+        d3m_e = d3m_ed = d3m = None
+        if self.use_d3m and z_extreme is not None:
+            d3m_e = d3m_loss(
+                logits, contrastive_logits(z_extreme, key, negatives, self.temperature)
+            )
+            d3m = d3m_e
+            if z_extreme_drop is not None:
+                d3m_ed = d3m_loss(
+                    logits, contrastive_logits(z_extreme_drop, key, negatives, self.temperature)
+                )
+                d3m = 0.5 * (d3m_e + d3m_ed)
+        loss = contrastive if d3m is None else contrastive + d3m
+
+        # 7. Enqueue the keys (gathered over ranks under torch.distributed).
+        if self.training:
+            self.queue.enqueue(key)
+        return AimCLROutput(
+            loss=loss,
+            info_nce=info_nce,
+            nnm=nnm,
+            d3m_extreme=d3m_e,
+            d3m_extreme_drop=d3m_ed,
+            d3m=d3m,
+            logits=logits,
+            pos_mask=pos_mask,
+        )
+
+    def _project(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.head_q(self.encoder_q(x)), dim=1)
+
+    def _extreme_queries(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self.eadm is None or not _has_feature_path(self.encoder_q):
+            return self._project(x), None
+        # One backbone pass; both embeddings share the feature map (as the reference).
+        encoder = cast(_FeatureEncoder, self.encoder_q)
+        persons = x.shape[-1]
+        feature_map = encoder.features(x)
+        pooled = encoder.pool(feature_map, persons)
+        dropped = encoder.pool(self.eadm(feature_map, force=True), persons)
+        return (
+            F.normalize(self.head_q(pooled), dim=1),
+            F.normalize(self.head_q(dropped), dim=1),
+        )
+
+    def extra_repr(self) -> str:
+        """The configuration, for ``repr``."""
+        return (
+            f"feature_dim={self.feature_dim}, queue_size={self.queue.size}, "
+            f"momentum={self.momentum}, temperature={self.temperature}, "
+            f"extreme_views={self.extreme_views}, use_d3m={self.use_d3m}, "
+            f"use_eadm={self.use_eadm}, use_nnm={self.use_nnm}, nnm_top_k={self.nnm_top_k}, "
+            f"nnm_reduction={self.nnm_reduction!r}, mining_epoch={self.mining_epoch}"
+        )
+
+
+class _FeatureEncoder(Protocol):
+    """An encoder with the split feature-map path that EADM needs."""
+
+    def features(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def pool(self, feature_map: torch.Tensor, num_persons: int) -> torch.Tensor: ...
+
+
+def _has_feature_path(encoder: nn.Module) -> bool:
+    return callable(getattr(encoder, "features", None)) and callable(getattr(encoder, "pool", None))
+
+
+def _encoder_dim(encoder: nn.Module, given: int | None) -> int:
+    if given is not None:
+        _check_int(given, "encoder_dim", 1)
+        return given
+    for attribute in ("hidden_dim", "out_channels"):
+        value = getattr(encoder, attribute, None)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            return value
+    raise AimCLRError(
+        f"cannot tell the output size of {type(encoder).__name__}: pass encoder_dim "
+        "(the D_enc of its (N, D_enc) output)"
+    )
+
+
+def _check_int(value: object, name: str, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise AimCLRError(f"{name} must be an int >= {minimum}, got {value!r}")
+
+
+def _required(x: torch.Tensor | None, name: str) -> torch.Tensor:
+    if x is None:
+        raise AimCLRError(f"{name} is required by this configuration, got None")
+    return x
+
+
+def _check_views(views: dict[str, torch.Tensor], queue_size: int) -> None:
+    batch = None
+    for name, x in views.items():
+        check_tensor(x, name)
+        if x.dim() != 5:
+            raise AimCLRError(f"{name} must have layout (N, C, T, V, M), got {describe(x)}")
+        if batch is None:
+            batch = x.shape[0]
+        elif x.shape[0] != batch:
+            shapes = ", ".join(f"{n} {tuple(v.shape)}" for n, v in views.items())
+            raise AimCLRError(f"all views must have the same batch size N, got {shapes}")
+    if batch is not None and batch > queue_size:
+        raise AimCLRError(
+            f"the batch size N = {batch} exceeds queue_size K = {queue_size}: the keys "
+            "of one step must fit in the queue"
+        )
