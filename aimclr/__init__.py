@@ -21,22 +21,57 @@ from aimclr.graph import (
     adjacency,
     get_layout,
 )
+from aimclr.losses import (
+    D3MLoss,
+    InfoNCELoss,
+    NNMLoss,
+    contrastive_logits,
+    d3m_loss,
+    info_nce,
+    mine_neighbors,
+    nnm_loss,
+)
+from aimclr.model import PRESETS, AimCLR, AimCLROutput
+from aimclr.nn.eadm import EADM, attention_drop, simam_attention
+from aimclr.nn.heads import ProjectionHead
+from aimclr.nn.momentum import copy_and_freeze, update_momentum
+from aimclr.nn.queue import MomentumQueue
+from aimclr.nn.stgcn import STGCN
 from aimclr.streams import to_bone, to_motion, to_stream
 
 __version__ = "0.1.0"
 
 __all__ = [
     "COCO_17",
+    "EADM",
     "LAYOUTS",
     "NTU_RGBD",
     "NTU_RGBD_ANATOMICAL",
     "OPENPOSE_18",
+    "PRESETS",
+    "STGCN",
+    "AimCLR",
     "AimCLRError",
+    "AimCLROutput",
+    "D3MLoss",
+    "InfoNCELoss",
+    "MomentumQueue",
+    "NNMLoss",
+    "ProjectionHead",
     "SkeletonLayout",
     "__version__",
     "adjacency",
+    "attention_drop",
+    "contrastive_logits",
+    "copy_and_freeze",
+    "d3m_loss",
     "get_layout",
+    "info_nce",
+    "mine_neighbors",
+    "nnm_loss",
+    "simam_attention",
     "to_bone",
     "to_motion",
     "to_stream",
+    "update_momentum",
 ]

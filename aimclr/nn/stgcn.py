@@ -1,0 +1,407 @@
+"""ST-GCN encoder (Yan et al., AAAI 2018) as configured by AimCLR.
+
+The encoder maps a skeleton sequence batch ``(N, C, T, V, M)`` to one embedding per
+sample. Persons are folded into the batch for the whole backbone and averaged after
+global pooling, so the same weights serve any number of persons ``M``; the joint count
+``V`` comes from the :class:`~aimclr.graph.SkeletonLayout`.
+
+Feature extraction and pooling are separate steps (:meth:`STGCN.features`,
+:meth:`STGCN.pool`) so that a module such as :class:`~aimclr.nn.eadm.EADM` can act on
+the final feature map ``(N·M, D, T', V)`` before pooling.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from aimclr._checks import check_floating, check_probability, check_rank, check_tensor, describe
+from aimclr.errors import AimCLRError
+from aimclr.graph import SkeletonLayout, Strategy, adjacency, get_layout
+
+__all__ = ["STGCN", "GraphConv", "STGCNBlock", "TemporalConv", "reference_init_"]
+
+_LAYOUT = "(N, C, T, V, M)"
+
+
+class GraphConv(nn.Module):
+    """Spatial graph convolution: a 1x1 convolution per partition, then joint mixing.
+
+    ``out[n, c, t, w] = Σ_k Σ_v (W_k x + b_k)[n, c, t, v] · A[k, v, w]`` for the ``K``
+    adjacency partitions ``A`` given at call time. The parameters are stored as one
+    ``Conv2d(C_in, K·C_out, 1)`` (output channel ``k·C_out + c`` belongs to partition
+    ``k``), the layout of the reference checkpoints.
+
+    Args:
+        in_channels: input channels ``C_in``.
+        out_channels: output channels ``C_out``.
+        num_partitions: number of adjacency partitions ``K``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, num_partitions: int) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.num_partitions = num_partitions
+        self.conv = nn.Conv2d(in_channels, out_channels * num_partitions, kernel_size=1)
+
+    def forward(self, x: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
+        """Apply the graph convolution.
+
+        Args:
+            x: features ``(n, C_in, T, V)``.
+            adj: partitions ``(K, V, W)`` (usually ``W = V``).
+
+        Returns:
+            ``(n, C_out, T, W)``.
+        """
+        n, c_in, t, v = x.shape
+        k, _, w = adj.shape
+        c = self.out_channels
+        # Both steps are linear, so mix joints first: the intermediate has K·C_in
+        # channels instead of K·C_out (4x fewer in the last block) and comes out of one
+        # (n·C_in·T, V) @ (V, K·W) GEMM without a permute copy, laid out (n, C_in, T, K·W).
+        z = x.reshape(n * c_in * t, v) @ adj.transpose(0, 1).reshape(v, k * w)
+        z = z.view(n, c_in, t, k * w)
+        # Channel mixing sums over (C_in, K): a (1, K) kernel dilated by W picks
+        # z[..., k·W + w] for k = 0..K-1 at output position w.
+        weight = self.conv.weight.view(k, c, c_in).permute(1, 2, 0).reshape(c, c_in, 1, k)
+        out = F.conv2d(z, weight, dilation=(1, w))
+        if self.conv.bias is not None:
+            # The per-partition bias b_k passes through A too: Σ_k b_k · Σ_v A[k, v, w].
+            bias = self.conv.bias.view(k, c).t() @ adj.sum(dim=1)
+            out = out.add_(bias[:, None, :])
+        return out
+
+
+class TemporalConv(nn.Module):
+    """BN → ReLU → temporal convolution → BN → dropout, over the frame axis only.
+
+    Args:
+        channels: channels ``C`` (in and out).
+        kernel_size: odd temporal kernel size; padding keeps ``T`` at stride 1.
+        stride: temporal stride.
+        dropout: dropout probability after the last BN.
+    """
+
+    def __init__(self, channels: int, kernel_size: int, stride: int, dropout: float) -> None:
+        super().__init__()
+        self.bn_in = nn.BatchNorm2d(channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv = nn.Conv2d(
+            channels,
+            channels,
+            kernel_size=(kernel_size, 1),
+            stride=(stride, 1),
+            padding=((kernel_size - 1) // 2, 0),
+        )
+        self.bn_out = nn.BatchNorm2d(channels)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map ``(n, C, T, V)`` to ``(n, C, ⌊(T - 1) / stride⌋ + 1, V)``."""
+        y: torch.Tensor = self.dropout(self.bn_out(self.conv(self.relu(self.bn_in(x)))))
+        return y
+
+
+class _ConvResidual(nn.Module):
+    """1x1 convolution (with temporal stride) + BN, for blocks that change shape."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=(stride, 1))
+        self.bn = nn.BatchNorm2d(out_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y: torch.Tensor = self.bn(self.conv(x))
+        return y
+
+
+class STGCNBlock(nn.Module):
+    """One spatial-temporal block: ``ReLU(tcn(gcn(x, A)) + residual(x))``.
+
+    Args:
+        in_channels: input channels ``C_in``.
+        out_channels: output channels ``C_out``.
+        num_partitions: adjacency partitions ``K``.
+        kernel_size: odd temporal kernel size.
+        stride: temporal stride.
+        dropout: dropout probability inside the temporal unit.
+        residual: add a residual branch; it is the identity when shapes match and a
+            strided 1x1 convolution + BN otherwise.
+    """
+
+    residual: nn.Module | None
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        num_partitions: int,
+        kernel_size: int,
+        stride: int = 1,
+        dropout: float = 0.0,
+        residual: bool = True,
+    ) -> None:
+        super().__init__()
+        self.gcn = GraphConv(in_channels, out_channels, num_partitions)
+        self.tcn = TemporalConv(out_channels, kernel_size, stride, dropout)
+        if not residual:
+            self.residual = None
+        elif in_channels == out_channels and stride == 1:
+            self.residual = nn.Identity()
+        else:
+            self.residual = _ConvResidual(in_channels, out_channels, stride)
+
+    def forward(self, x: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
+        """Map ``(n, C_in, T, V)`` and partitions ``adj`` ``(K, V, V)`` to ``(n, C_out, T', V)``."""
+        y: torch.Tensor = self.tcn(self.gcn(x, adj))
+        if self.residual is not None:
+            y = y.add_(self.residual(x))  # y is a fresh tensor that no backward needs
+        return torch.relu_(y)
+
+
+class STGCN(nn.Module):
+    """ST-GCN skeleton encoder: ``(N, C, T, V, M)`` → ``(N, hidden_dim)``.
+
+    Ten spatial-temporal blocks with channels ``h, h, h, h, 2h, 2h, 2h, 4h, 4h,
+    hidden_dim`` (``h = hidden_channels``), temporal stride 2 at blocks 5 and 8, no
+    residual in block 1, and a learnable edge-importance mask per block multiplying the
+    adjacency. The input is normalised by a BatchNorm over the ``V·C`` (joint,
+    coordinate) pairs; persons are folded into the batch and averaged after global
+    average pooling. ``hidden_channels=16, hidden_dim=256`` is AimCLR's encoder
+    (821,380 parameters on NTU); ``hidden_channels=64`` is the standard ST-GCN width.
+
+    Shapes (``T' = ⌈T / 4⌉``; input → :meth:`features` → output):
+
+    * ``"ntu-rgb+d"`` (V = 25): ``(N, 3, 50, 25, 2)`` → ``(2N, 256, 13, 25)`` → ``(N, 256)``
+    * ``"coco-17"`` (V = 17), ``in_channels=2``: ``(N, 2, 64, 17, 1)`` →
+      ``(N, 256, 16, 17)`` → ``(N, 256)``
+    * ``"openpose-18"`` (V = 18): ``(N, 3, 300, 18, 2)`` → ``(2N, 256, 75, 18)`` →
+      ``(N, 256)``
+
+    Args:
+        layout: skeleton layout or built-in name; fixes ``V`` and the graph.
+        in_channels: coordinate channels ``C`` of the input (3 for x, y, z; 2 or 3 for
+            2D keypoints with or without confidence).
+        hidden_channels: width ``h`` of the first blocks.
+        hidden_dim: channels ``D`` of the last block = embedding size.
+        dropout: dropout probability inside blocks 2-10 (block 1 has none).
+        edge_importance: learn one ``(K, V, V)`` mask per block (initialised to ones).
+        temporal_kernel_size: odd temporal kernel size of every block.
+        strategy: adjacency partition strategy, see :func:`~aimclr.graph.adjacency`.
+        max_hop: neighbourhood size of the adjacency.
+
+    Attributes:
+        A: buffer ``(K, V, V)``, the normalised adjacency partitions.
+        hidden_dim: embedding size ``D`` (also available as ``out_channels``).
+        layout: the :class:`~aimclr.graph.SkeletonLayout`.
+
+    Raises:
+        AimCLRError: a non-positive width, a dropout outside ``[0, 1]`` or an even or
+            non-positive kernel size; see also :func:`~aimclr.graph.adjacency`.
+
+    Example:
+        >>> encoder = STGCN("ntu-rgb+d").eval()
+        >>> x = torch.randn(4, 3, 50, 25, 2)  # (N, C, T, V, M)
+        >>> encoder.features(x).shape  # (N·M, D, T', V)
+        torch.Size([8, 256, 13, 25])
+        >>> encoder(x).shape  # (N, D)
+        torch.Size([4, 256])
+        >>> STGCN("coco-17", in_channels=2)(torch.randn(2, 2, 64, 17, 1)).shape
+        torch.Size([2, 256])
+        >>> STGCN("openpose-18").features(torch.randn(1, 3, 30, 18, 2)).shape
+        torch.Size([2, 256, 8, 18])
+    """
+
+    A: torch.Tensor
+
+    #: Temporal stride of each block (the channel plan is tied to it).
+    STRIDES = (1, 1, 1, 1, 2, 1, 1, 2, 1, 1)
+
+    def __init__(
+        self,
+        layout: str | SkeletonLayout = "ntu-rgb+d",
+        in_channels: int = 3,
+        hidden_channels: int = 16,
+        hidden_dim: int = 256,
+        dropout: float = 0.5,
+        edge_importance: bool = True,
+        temporal_kernel_size: int = 9,
+        strategy: Strategy = "spatial",
+        max_hop: int = 1,
+    ) -> None:
+        super().__init__()
+        for name, value in (
+            ("in_channels", in_channels),
+            ("hidden_channels", hidden_channels),
+            ("hidden_dim", hidden_dim),
+        ):
+            if not (isinstance(value, int) and value >= 1):
+                raise AimCLRError(f"{name} must be a positive integer, got {value!r}")
+        check_probability(dropout, "dropout")
+        if not (
+            isinstance(temporal_kernel_size, int)
+            and temporal_kernel_size >= 1
+            and temporal_kernel_size % 2 == 1
+        ):
+            raise AimCLRError(
+                "temporal_kernel_size must be a positive odd integer (padding keeps T), "
+                f"got {temporal_kernel_size!r}"
+            )
+        self.layout = get_layout(layout)
+        self.in_channels = in_channels
+        self.hidden_channels = hidden_channels
+        self.hidden_dim = hidden_dim
+        self.register_buffer("A", adjacency(self.layout, strategy, max_hop=max_hop))
+        k, v = self.A.shape[0], self.layout.num_joints
+
+        h = hidden_channels
+        widths = (in_channels, h, h, h, h, 2 * h, 2 * h, 2 * h, 4 * h, 4 * h, hidden_dim)
+        self.data_bn = nn.BatchNorm1d(v * in_channels)
+        self.blocks = nn.ModuleList(
+            STGCNBlock(
+                widths[i],
+                widths[i + 1],
+                k,
+                temporal_kernel_size,
+                stride=stride,
+                dropout=0.0 if i == 0 else dropout,
+                residual=i > 0,
+            )
+            for i, stride in enumerate(self.STRIDES)
+        )
+        self.edge_importance: nn.ParameterList | None = (
+            nn.ParameterList(nn.Parameter(torch.ones(k, v, v)) for _ in self.blocks)
+            if edge_importance
+            else None
+        )
+
+    @property
+    def out_channels(self) -> int:
+        """Embedding size ``D`` (same as :attr:`hidden_dim`)."""
+        return self.hidden_dim
+
+    def output_frames(self, num_frames: int) -> int:
+        """Frames ``T'`` of the feature map for ``num_frames`` input frames."""
+        for stride in self.STRIDES:
+            num_frames = (num_frames - 1) // stride + 1
+        return num_frames
+
+    def check_input(self, x: torch.Tensor) -> None:
+        """Raise :class:`~aimclr.errors.AimCLRError` unless ``x`` fits this encoder.
+
+        ``x`` must be a floating ``(N, C, T, V, M)`` tensor with ``C = in_channels``,
+        ``V`` the layout's joint count, ``N, M >= 1`` and ``T`` at least the total
+        temporal stride (4), so that every strided block sees distinct frames.
+        """
+        check_tensor(x, "x")
+        check_rank(x, "x", (_LAYOUT,))
+        check_floating(x, "x")
+        n, c, t, v, m = x.shape
+        total_stride = 1
+        for stride in self.STRIDES:
+            total_stride *= stride
+        expected = (
+            f"x must have layout {_LAYOUT} with C = {self.in_channels}, "
+            f"V = {self.layout.num_joints} (layout {self.layout.name!r})"
+        )
+        if c != self.in_channels or v != self.layout.num_joints:
+            raise AimCLRError(f"{expected}, got {describe(x)}")
+        if t < total_stride or n < 1 or m < 1:
+            raise AimCLRError(
+                f"{expected}, N >= 1, M >= 1 and T >= {total_stride} frames (the total "
+                f"temporal stride), got {describe(x)}"
+            )
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Unpooled final feature map, persons folded into the batch.
+
+        Args:
+            x: skeleton sequences ``(N, C, T, V, M)``.
+
+        Returns:
+            ``(N·M, hidden_dim, T', V)``, row ``n·M + m`` is person ``m`` of sample
+            ``n``; ``T' =`` :meth:`output_frames` ``(T)``.
+
+        Raises:
+            AimCLRError: see :meth:`check_input`.
+        """
+        self.check_input(x)
+        n, c, t, v, m = x.shape
+        # BN statistics per (joint, coordinate): channel index v·C + c.
+        x = x.permute(0, 4, 3, 1, 2).reshape(n * m, v * c, t)
+        x = self.data_bn(x)
+        x = x.view(n, m, v, c, t).permute(0, 1, 3, 4, 2).reshape(n * m, c, t, v)
+        for i, block in enumerate(self.blocks):
+            adj = self.A if self.edge_importance is None else self.A * self.edge_importance[i]
+            x = block(x, adj)
+        return x
+
+    def pool(self, feature_map: torch.Tensor, num_persons: int) -> torch.Tensor:
+        """Global average over ``(T', V)``, then the mean over persons.
+
+        Args:
+            feature_map: ``(N·M, D, T', V)`` as returned by :meth:`features`.
+            num_persons: ``M``.
+
+        Returns:
+            ``(N, D)``.
+
+        Raises:
+            AimCLRError: ``feature_map`` is not rank 4 or its first axis is not a
+                multiple of ``num_persons``.
+        """
+        check_tensor(feature_map, "feature_map")
+        check_rank(feature_map, "feature_map", ("(N·M, D, T, V)",))
+        if num_persons < 1 or feature_map.shape[0] % num_persons:
+            raise AimCLRError(
+                f"feature_map must have layout (N·M, D, T, V) with N·M a multiple of "
+                f"num_persons = {num_persons}, got {describe(feature_map)}"
+            )
+        pooled = feature_map.mean(dim=(2, 3))
+        return pooled.view(-1, num_persons, pooled.shape[1]).mean(dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Embed skeleton sequences.
+
+        Args:
+            x: ``(N, C, T, V, M)``.
+
+        Returns:
+            ``(N, hidden_dim)`` = ``pool(features(x), M)``.
+
+        Raises:
+            AimCLRError: see :meth:`check_input`.
+        """
+        return self.pool(self.features(x), x.shape[-1])
+
+
+def reference_init_(module: nn.Module, generator: torch.Generator | None = None) -> nn.Module:
+    """Re-initialise weights in place as the AimCLR reference does after building.
+
+    Convolution and linear weights ~ N(0, 0.02), their biases 0; BatchNorm weights
+    ~ N(1, 0.02), biases 0. Edge importances and buffers are left alone.
+
+    Args:
+        module: any module; all submodules are visited.
+        generator: optional random generator for reproducible draws.
+
+    Returns:
+        ``module`` itself.
+
+    Example:
+        >>> encoder = reference_init_(STGCN(), torch.Generator().manual_seed(0))
+        >>> float(encoder.blocks[0].gcn.conv.bias.detach().abs().max())
+        0.0
+    """
+    for sub in module.modules():
+        if isinstance(sub, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)):
+            nn.init.normal_(sub.weight, 0.0, 0.02, generator=generator)
+            if sub.bias is not None:
+                nn.init.zeros_(sub.bias)
+        elif isinstance(sub, nn.modules.batchnorm._BatchNorm) and sub.affine:
+            nn.init.normal_(sub.weight, 1.0, 0.02, generator=generator)
+            nn.init.zeros_(sub.bias)
+    return module

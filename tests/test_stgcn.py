@@ -1,0 +1,171 @@
+"""ST-GCN encoder: shapes for several layouts, parameter counts, errors, reference parity."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from aimclr import COCO_17, NTU_RGBD, OPENPOSE_18, AimCLRError, SkeletonLayout, adjacency
+from aimclr.checkpoint import load_reference_encoder
+from aimclr.nn import EADM, STGCN, GraphConv, ProjectionHead, reference_init_
+
+
+def n_params(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+# ------------------------------------------------------------------------------------- shapes
+
+
+@pytest.mark.parametrize(
+    ("layout", "channels"), [(NTU_RGBD, 3), (COCO_17, 2), (OPENPOSE_18, 3)]
+)
+@pytest.mark.parametrize("persons", [1, 2])
+def test_shapes_for_layouts_and_persons(layout: SkeletonLayout, channels: int,
+                                        persons: int) -> None:
+    torch.manual_seed(0)
+    encoder = STGCN(layout, in_channels=channels, hidden_channels=4, hidden_dim=12).eval()
+    x = torch.randn(3, channels, 18, layout.num_joints, persons)
+    features = encoder.features(x)
+    assert features.shape == (3 * persons, 12, 5, layout.num_joints)
+    assert encoder.output_frames(18) == 5
+    out = encoder(x)
+    assert out.shape == (3, 12)
+    assert torch.allclose(out, encoder.pool(features, persons))
+    assert encoder.out_channels == encoder.hidden_dim == 12
+
+
+def test_persons_are_averaged_after_pooling() -> None:
+    torch.manual_seed(0)
+    encoder = STGCN(hidden_channels=4, hidden_dim=8).eval()
+    x = torch.randn(2, 3, 12, 25, 2)
+    both = encoder(x)
+    one = torch.stack([encoder(x[..., m : m + 1]) for m in range(2)]).mean(0)
+    assert torch.allclose(both, one, atol=1e-6)
+
+
+def test_custom_layout_and_kernel() -> None:
+    chain = SkeletonLayout.from_edges("chain", 4, [(0, 1), (1, 2), (2, 3)], center=1)
+    encoder = STGCN(chain, in_channels=2, hidden_channels=2, hidden_dim=6,
+                    temporal_kernel_size=3, strategy="uniform")
+    assert encoder.A.shape == (1, 4, 4)
+    assert encoder(torch.randn(2, 2, 4, 4, 3)).shape == (2, 6)
+
+
+def test_graph_conv_matches_the_partition_sum() -> None:
+    torch.manual_seed(0)
+    gcn = GraphConv(5, 7, 3)
+    x = torch.randn(2, 5, 4, 25)
+    adj = adjacency(NTU_RGBD) * torch.rand(3, 25, 25)
+    y = gcn.conv(x).view(2, 3, 7, 4, 25)
+    expected = torch.einsum("nkctv,kvw->nctw", y, adj)
+    assert torch.allclose(gcn(x, adj), expected, atol=1e-5)
+
+
+# ------------------------------------------------------------------------------------- params
+
+
+def test_parameter_counts_match_the_reference() -> None:
+    encoder = STGCN()
+    # The reference counts 821,380 for the backbone: edge importances included, the
+    # adjacency A and BN statistics are buffers.
+    assert n_params(encoder) == 821_380
+    assert n_params(encoder) + n_params(ProjectionHead()) == 920_068
+    assert "A" in dict(encoder.named_buffers())
+    standard = STGCN(hidden_channels=64)
+    assert isinstance(standard.blocks[9].residual, torch.nn.Identity)  # 256 -> 256
+
+
+def test_edge_importance_is_optional_and_starts_at_one() -> None:
+    encoder = STGCN(edge_importance=False)
+    assert encoder.edge_importance is None
+    assert n_params(encoder) == 821_380 - 10 * 3 * 25 * 25
+    assert all(torch.equal(p, torch.ones(3, 25, 25)) for p in STGCN().edge_importance or [])
+
+
+@torch.no_grad()
+def test_reference_init() -> None:
+    encoder = reference_init_(STGCN(), torch.Generator().manual_seed(0))
+    conv = encoder.blocks[9].tcn.conv
+    assert abs(float(conv.weight.std()) - 0.02) < 2e-3
+    assert float(conv.bias.abs().max()) == 0.0
+    assert abs(float(encoder.data_bn.weight.mean()) - 1.0) < 0.01
+    assert encoder.edge_importance is not None
+    assert torch.equal(encoder.edge_importance[0], torch.ones(3, 25, 25))
+
+
+def test_backward_reaches_every_parameter() -> None:
+    torch.manual_seed(0)
+    encoder = STGCN(hidden_channels=4, hidden_dim=8, dropout=0.0)
+    encoder(torch.randn(2, 3, 8, 25, 2)).square().sum().backward()
+    missing = [name for name, p in encoder.named_parameters() if p.grad is None]
+    assert not missing
+
+
+# ------------------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype", "message"),
+    [
+        ((2, 3, 16, 25), torch.float32, r"layout \(N, C, T, V, M\), got shape \(2, 3, 16, 25\)"),
+        ((2, 3, 16, 17, 2), torch.float32, r"V = 25 \(layout 'ntu-rgb\+d'\), got shape \(2, 3, 16, 17, 2\)"),  # noqa: E501
+        ((2, 2, 16, 25, 2), torch.float32, r"with C = 3.*got shape \(2, 2, 16, 25, 2\)"),
+        ((2, 3, 3, 25, 2), torch.float32, r"T >= 4 frames .*got shape \(2, 3, 3, 25, 2\)"),
+        ((2, 3, 16, 25, 2), torch.int64, r"floating tensor .*dtype torch.int64"),
+    ],
+)
+def test_bad_input_raises(shape: tuple[int, ...], dtype: torch.dtype, message: str) -> None:
+    encoder = STGCN(hidden_channels=2, hidden_dim=4)
+    with pytest.raises(AimCLRError, match=message):
+        encoder(torch.zeros(shape, dtype=dtype))
+
+
+def test_bad_arguments_raise() -> None:
+    with pytest.raises(AimCLRError, match="temporal_kernel_size must be a positive odd"):
+        STGCN(temporal_kernel_size=4)
+    with pytest.raises(AimCLRError, match="hidden_channels must be a positive integer"):
+        STGCN(hidden_channels=0)
+    with pytest.raises(AimCLRError, match=re.escape("dropout must lie in [0, 1]")):
+        STGCN(dropout=1.5)
+    with pytest.raises(AimCLRError, match="unknown layout"):
+        STGCN("kinect-9")
+    with pytest.raises(AimCLRError, match=r"multiple of num_persons = 2"):
+        STGCN().pool(torch.zeros(3, 256, 4, 25), 2)
+    with pytest.raises(AimCLRError, match=r"layout \(N, D\) with D = 256"):
+        ProjectionHead()(torch.zeros(2, 128))
+
+
+# ----------------------------------------------------------------------------- reference parity
+
+
+@pytest.mark.parametrize("mode", ["eval", "train"])
+def test_embeddings_match_the_reference(reference_case: dict[str, Any], mode: str) -> None:
+    case = reference_case[mode]
+    state = reference_case["state_dict" if mode == "eval" else "state_dict_train"]
+    # The train case was produced with dropout 0 (train mode: BN batch statistics).
+    dropout = 0.5 if mode == "eval" else 0.0
+    encoder_q, head_q = load_reference_encoder(state, "encoder_q.", dropout=dropout)
+    encoder_k, head_k = load_reference_encoder(state, "encoder_k.", dropout=dropout)
+    assert isinstance(head_q, ProjectionHead) and isinstance(head_k, ProjectionHead)
+    eadm = EADM(threshold=0.7, lam=1e-4)
+    for module in (encoder_q, head_q, encoder_k, head_k, eadm):
+        module.train(mode == "train")
+
+    def embed(head: torch.nn.Module, pooled: torch.Tensor) -> torch.Tensor:
+        return F.normalize(head(pooled), dim=1)
+
+    with torch.no_grad():
+        q = embed(head_q, encoder_q(case["x_query"]))
+        # encoder_q runs separately on the extreme view (its own BN batch statistics).
+        extreme = encoder_q.features(case["x_extreme"])
+        q_extreme = embed(head_q, encoder_q.pool(extreme, 2))
+        q_extreme_drop = embed(head_q, encoder_q.pool(eadm(extreme, force=True), 2))
+        k = embed(head_k, encoder_k(case["x_key"]))
+    for name, value in (("q", q), ("q_extreme", q_extreme),
+                        ("q_extreme_drop", q_extreme_drop), ("k", k)):  # fmt: skip
+        torch.testing.assert_close(value, case[name], atol=1e-5, rtol=0, msg=name)
