@@ -45,7 +45,6 @@ __all__ = ["PRESETS", "AimCLR", "AimCLROutput", "PresetName"]
 
 PresetName = Literal["skeletonclr", "extreme_only", "d3m", "d3m_eadm", "aimclr"]
 
-#: Ablation switches of the rows of the paper's Table 1, in order.
 PRESETS: dict[str, dict[str, bool]] = {
     "skeletonclr": {"extreme_views": False, "use_d3m": False, "use_eadm": False,
                     "use_nnm": False},
@@ -55,6 +54,7 @@ PRESETS: dict[str, dict[str, bool]] = {
     "d3m_eadm": {"extreme_views": True, "use_d3m": True, "use_eadm": True, "use_nnm": False},
     "aimclr": {"extreme_views": True, "use_d3m": True, "use_eadm": True, "use_nnm": True},
 }  # fmt: skip
+"""Ablation switches of the rows of the paper's Table 1, in order (see :meth:`AimCLR.preset`)."""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Every Python block in the guides runs.
+"""Every Python block in the README and the guides runs.
 
 The blocks of one page run in order in one namespace, in a temporary working
 folder, so a guide reads like a script. A block whose first line is
@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
@@ -22,10 +23,11 @@ def python_blocks(page: Path) -> list[str]:
     return [block for block in blocks if not block.startswith("# docs: skip")]
 
 
-PAGES = [page for page in sorted(DOCS.rglob("*.md")) if python_blocks(page)]
+PAGES = [page for page in [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
+         if python_blocks(page)]
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda page: str(page.relative_to(DOCS)))
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: str(page.relative_to(ROOT)))
 def test_guide_code_runs(page: Path, tmp_path: Path) -> None:
     blocks = python_blocks(page)
     namespace: dict[str, object] = {"__name__": "__docs__"}
