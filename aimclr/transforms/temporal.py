@@ -1,0 +1,110 @@
+"""Random frame re-indexing: the reference crop (mirror-pad and shift) and time flip."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from aimclr._checks import check_probability
+from aimclr.errors import AimCLRError
+from aimclr.transforms._base import coin, param_device
+from aimclr.transforms._plan import Step, TimeMap
+from aimclr.transforms.base import Transform
+from aimclr.transforms.functional import check_pad, crop_index
+
+__all__ = ["TemporalCrop", "TemporalCropParams", "TemporalFlip", "TemporalFlipParams"]
+
+
+@dataclass(frozen=True)
+class TemporalCropParams:
+    """Drawn crops: ``start (N,)`` int64 in ``[0, 2 * pad]``, ``pad`` and ``num_frames`` T."""
+
+    start: torch.Tensor
+    pad: int
+    num_frames: int
+
+
+class TemporalCrop(Transform[TemporalCropParams]):
+    """Mirror-pad ``pad`` frames at each end and keep ``T`` frames from a random start.
+
+    ``pad = T // ratio`` (or ``padding`` when given) and ``start`` is uniform over
+    ``{0, …, 2·pad}``; see :func:`~aimclr.transforms.temporal_crop`. This is the
+    reference "crop" (a random temporal shift, no resizing), always applied.
+
+    Args:
+        ratio: padding ratio ``γ``; the reference uses 6 (pad 8 for T = 50).
+        padding: fixed pad in frames instead of ``T // ratio``.
+
+    Example:
+        >>> x = torch.randn(4, 3, 50, 25, 2)
+        >>> TemporalCrop()(x).shape
+        torch.Size([4, 3, 50, 25, 2])
+    """
+
+    def __init__(self, ratio: int = 6, padding: int | None = None) -> None:
+        if isinstance(ratio, bool) or not isinstance(ratio, int) or ratio < 1:
+            raise AimCLRError(f"ratio must be a positive int, got {ratio!r}")
+        if padding is not None and (
+            isinstance(padding, bool) or not isinstance(padding, int) or padding < 0
+        ):
+            raise AimCLRError(f"padding must be None or a non-negative int, got {padding!r}")
+        self.ratio = ratio
+        self.padding = padding
+
+    def pad_for(self, num_frames: int) -> int:
+        """The pad used for sequences of ``num_frames`` frames."""
+        return self.padding if self.padding is not None else num_frames // self.ratio
+
+    def check(self, x: torch.Tensor) -> None:
+        """Mirroring ``pad`` frames needs ``T >= pad``."""
+        check_pad(self.pad_for(x.shape[-3]), x.shape[-3], x)
+
+    def sample_params(
+        self, x: torch.Tensor, *, generator: torch.Generator | None = None
+    ) -> TemporalCropParams:
+        """One start offset per sample."""
+        t = x.shape[2]
+        pad = self.pad_for(t)
+        start = torch.randint(
+            0, 2 * pad + 1, (x.shape[0],), generator=generator, device=param_device(generator)
+        )
+        return TemporalCropParams(start, pad, t)
+
+    def steps(self, params: TemporalCropParams) -> list[Step]:
+        """A frame re-index."""
+        index = crop_index(params.start, params.pad, params.num_frames)
+        return [TimeMap(index, symmetric=params.pad == 0)]
+
+
+@dataclass(frozen=True)
+class TemporalFlipParams:
+    """Drawn flips: ``flip (N,)`` bool and ``num_frames`` T."""
+
+    flip: torch.Tensor
+    num_frames: int
+
+
+class TemporalFlip(Transform[TemporalFlipParams]):
+    """With probability ``p``, reverse the order of the frames.
+
+    Args:
+        p: probability per sample; the reference uses 0.5.
+    """
+
+    def __init__(self, p: float = 0.5) -> None:
+        check_probability(p, "p")
+        self.p = p
+
+    def sample_params(
+        self, x: torch.Tensor, *, generator: torch.Generator | None = None
+    ) -> TemporalFlipParams:
+        """One coin per sample."""
+        return TemporalFlipParams(coin(x.shape[0], self.p, generator), x.shape[2])
+
+    def steps(self, params: TemporalFlipParams) -> list[Step]:
+        """A frame re-index that is the identity or a reversal."""
+        t = params.num_frames
+        forward = torch.arange(t, device=params.flip.device)
+        index = torch.where(params.flip.unsqueeze(1), forward.flip(0), forward)
+        return [TimeMap(index, symmetric=True)]

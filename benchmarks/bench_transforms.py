@@ -1,0 +1,70 @@
+"""Throughput of the AimCLR view triples: batched versus sample by sample.
+
+Run with ``python benchmarks/bench_transforms.py``. One "triple" is what the
+pre-training data loader produces per sample: one extreme and two normal views
+(``AimCLRViews``, all eight augmentations). The batched path augments a batch of
+128 ``(3, 50, 25, 2)`` float32 samples at once; the per-sample path applies the same
+transforms to one sample at a time and stacks the results (the data-loader way).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+from aimclr.transforms import AimCLRViews
+
+
+def _seconds(fn: Callable[[], object], repeats: int, inner: int) -> tuple[float, float]:
+    """Median and best seconds per call over ``repeats`` timings of ``inner`` calls."""
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        times.append((time.perf_counter() - start) / inner)
+    return statistics.median(times), min(times)
+
+
+def main() -> None:
+    """Print batched and per-sample triples per second and their ratio."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--codes", default=None, help="extreme codes, e.g. 12345 (default: all 8)")
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    x = torch.randn(args.batch, 3, 50, 25, 2)
+    x[1:, :, :, :, 1] = 0.0  # absent second person, as in NTU data
+    views = AimCLRViews(codes=args.codes)
+    g = torch.Generator().manual_seed(0)
+
+    def batched() -> object:
+        return views(x, generator=g)
+
+    def per_sample() -> object:
+        triples = [views(sample, generator=g) for sample in x]
+        return tuple(torch.stack(v) for v in zip(*triples, strict=True))
+
+    t_batched, best_batched = _seconds(batched, args.repeats, inner=20)
+    t_single, best_single = _seconds(per_sample, args.repeats, inner=1)
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
+          f"batch {args.batch} x (3, 50, 25, 2) float32, codes {args.codes or 'all 8'}, "
+          f"{args.repeats} repeats (median; best in brackets)")
+    print(f"batched    : {args.batch / t_batched:10.0f} triples/s  ({t_batched * 1e3:.2f} ms per "
+          f"batch) [{args.batch / best_batched:.0f}/s]")
+    print(f"per-sample : {args.batch / t_single:10.0f} triples/s  ({t_single * 1e3:.2f} ms per "
+          f"batch) [{args.batch / best_single:.0f}/s]")
+    print(f"ratio      : {t_single / t_batched:10.1f} x  [best {best_single / best_batched:.1f} x]")
+
+
+if __name__ == "__main__":
+    main()
