@@ -1,0 +1,143 @@
+"""The example trainer: resume is exact, bad input stops early, NaN stops cleanly, DDP runs."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import torch
+
+import aimclr.model
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "examples" / "pretrain.py"
+TINY = [
+    "--train-samples", "48", "--test-samples", "24", "--frames", "16",
+    "--batch-size", "16", "--hidden-channels", "2", "--hidden-dim", "8",
+    "--feature-dim", "8", "--queue-size", "40", "--mining-epoch", "1",
+    "--knn-every", "0", "--linear-epochs", "0", "--threads", "1", "--quiet",
+]  # fmt: skip
+
+
+def load_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("aimclr_example_pretrain", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def pretrain() -> ModuleType:
+    return load_script()
+
+
+def final_state(workdir: Path) -> dict[str, Any]:
+    state: dict[str, Any] = torch.load(workdir / "last.pt", weights_only=True)
+    return state
+
+
+def test_resumed_run_is_bit_identical(pretrain: ModuleType, tmp_path: Path) -> None:
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    assert pretrain.main([*TINY, "--epochs", "3", "--workdir", str(straight)]) == 0
+    assert pretrain.main([*TINY, "--epochs", "1", "--workdir", str(resumed)]) == 0
+    assert pretrain.main([*TINY, "--epochs", "3", "--workdir", str(resumed), "--resume"]) == 0
+
+    expected, actual = final_state(straight), final_state(resumed)
+    assert actual["epoch"] == expected["epoch"] == 3
+    assert expected["model"].keys() == actual["model"].keys()
+    for name, tensor in expected["model"].items():
+        assert torch.equal(tensor, actual["model"][name]), name
+    assert torch.equal(expected["model"]["queue.keys"], actual["model"]["queue.keys"])
+    # Epoch 2 and 3 logged once each in the resumed run, with the same losses.
+    lines = [json.loads(line) for line in (resumed / "metrics.jsonl").read_text().splitlines()]
+    reference = [json.loads(line) for line in (straight / "metrics.jsonl").read_text().splitlines()]
+    assert [line["epoch"] for line in lines] == [1, 2, 3]
+    for got, want in zip(lines, reference, strict=True):
+        assert got["loss"] == want["loss"]
+    # NNM replaced InfoNCE after the mining epoch.
+    assert "info_nce" in reference[0] and "nnm" in reference[2]
+    results = json.loads((straight / "results.json").read_text())
+    assert 0.0 <= results["pretrained"]["knn200"] <= 1.0
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(
+    pretrain: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    calls = {"n": 0}
+    original = aimclr.model.info_nce_from_logits
+
+    def poisoned(logits: torch.Tensor) -> torch.Tensor:
+        calls["n"] += 1
+        value = original(logits)
+        return value * float("nan") if calls["n"] > 3 else value  # epoch 2 of 3 steps
+
+    monkeypatch.setattr(aimclr.model, "info_nce_from_logits", poisoned)
+    workdir = tmp_path / "run"
+    code = pretrain.main([*TINY, "--epochs", "3", "--mining-epoch", "5", "--workdir",
+                          str(workdir)])
+    assert code == 3
+    assert "non-finite loss at epoch 2, step 1" in capsys.readouterr().err
+    state = final_state(workdir)
+    assert state["epoch"] == 1
+    assert all(bool(torch.isfinite(t).all()) for t in state["model"].values()
+               if t.is_floating_point())
+    assert not list(workdir.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--data", "missing.npz"], "missing.npz"),
+        (["--data", "data.csv"], "--data must be 'synthetic', 'ntu:DIR' or a .npz file"),
+        (["--data", "ntu:nowhere"], "no train_position.npy or train_data.npy in nowhere"),
+    ],
+)
+def test_bad_data_fails_before_training(
+    pretrain: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    arguments: list[str], message: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert pretrain.main([*TINY, *arguments, "--workdir", "run"]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run" / "last.pt").exists()
+
+
+def test_resume_without_checkpoint_is_a_clear_error(
+    pretrain: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert pretrain.main([*TINY, "--workdir", str(tmp_path), "--resume"]) == 2
+    assert "checkpoint file not found" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_two_process_torchrun_smoke(tmp_path: Path) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1"}
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+        "--master-addr", "127.0.0.1", "--master-port", str(_free_port()), str(SCRIPT),
+        *TINY, "--epochs", "2", "--workdir", str(tmp_path / "ddp"), "--device", "cpu",
+    ]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    state = final_state(tmp_path / "ddp")
+    assert state["epoch"] == 2
+    # Each of the 2 epochs runs 48 / (2 ranks * 16) = 1 step per rank; both ranks'
+    # keys are gathered into the queue, so it advanced by 2 * 2 * 16 = 64 keys (mod 40).
+    assert int(state["model"]["queue.ptr"]) == 64 % 40
