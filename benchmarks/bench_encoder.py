@@ -12,52 +12,24 @@ load during the run affects all of them alike; reported times are medians over t
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
+import sys
+from pathlib import Path
+from typing import Any
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import count_flops, markdown_table, median_seconds, sgemm_case
 
 from aimclr.nn import STGCN
 
 
-def median_seconds(
-    cases: dict[str, Callable[[], object]], repeats: int, warmup: int = 2
-) -> dict[str, float]:
-    """Median wall time per case, timing the cases round-robin after ``warmup`` rounds."""
-    for _ in range(warmup):
-        for fn in cases.values():
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(repeats):
-        for name, fn in cases.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
-
-
-def count_flops(fn: Callable[[], object]) -> int:
-    """FLOPs of one call of ``fn`` as counted by FlopCounterMode."""
-    counter = FlopCounterMode(display=False)
-    with counter:
-        fn()
-    return counter.get_total_flops()
-
-
-def main() -> None:
-    """Run the benchmark and print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+def run(batch: int = 32, repeats: int = 7) -> list[dict[str, Any]]:
+    """Time encoder forward, forward + backward and the sgemm; one row per case."""
     torch.manual_seed(0)
-
     encoder = STGCN("ntu-rgb+d", hidden_channels=16, hidden_dim=256)
-    x = torch.randn(args.batch, 3, 50, 25, 2)
+    x = torch.randn(batch, 3, 50, 25, 2)
 
     def forward() -> None:
         encoder.eval()
@@ -69,30 +41,52 @@ def main() -> None:
         encoder.zero_grad(set_to_none=True)
         encoder(x).sum().backward()
 
-    a = torch.randn(2048, 2048)
-    b = torch.randn(2048, 2048)
-
-    def sgemm() -> None:
-        torch.mm(a, b)
-
+    sgemm, _ = sgemm_case()
     cases = {"encoder forward": forward, "encoder fwd+bwd": forward_backward,
              "sgemm 2048^3": sgemm}  # fmt: skip
     flops = {name: count_flops(fn) for name, fn in cases.items()}
-    seconds = median_seconds(cases, args.repeats)
-    rows = []
-    for name in cases:
-        per_sample = seconds[name] / args.batch * 1e3 if name != "sgemm 2048^3" else float("nan")
-        rows.append((name, seconds[name] * 1e3, per_sample, flops[name] / 1e9,
-                     flops[name] / seconds[name] / 1e9))
+    seconds = median_seconds(cases, repeats)
+    sgemm_rate = flops["sgemm 2048^3"] / seconds["sgemm 2048^3"]
+    return [
+        {
+            "case": name,
+            "batch": batch,
+            "ms_per_call": seconds[name] * 1e3,
+            "ms_per_sample": seconds[name] / batch * 1e3 if name != "sgemm 2048^3" else None,
+            "gflop": flops[name] / 1e9,
+            "gflop_per_s": flops[name] / seconds[name] / 1e9,
+            "pct_of_sgemm": 100 * flops[name] / seconds[name] / sgemm_rate,
+        }
+        for name in cases
+    ]
 
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """Markdown table of :func:`run` rows."""
+    return markdown_table(
+        ("case", "ms/call", "ms/sample", "GFLOP", "GFLOP/s", "% sgemm"),
+        [
+            (r["case"], r["ms_per_call"], float("nan") if r["ms_per_sample"] is None
+             else r["ms_per_sample"], r["gflop"], r["gflop_per_s"], r["pct_of_sgemm"])
+            for r in rows
+        ],
+    )  # fmt: skip
+
+
+def main() -> None:
+    """Run the benchmark and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    rows = run(args.batch, args.repeats)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}, "
-        f"input {tuple(x.shape)}, median of {args.repeats}"
+        f"input ({args.batch}, 3, 50, 25, 2), median of {args.repeats}\n"
     )
-    print(f"{'case':<18}{'ms/call':>10}{'ms/sample':>11}{'GFLOP':>9}{'GFLOP/s':>10}")
-    for name, ms, per_sample, gflop, rate in rows:
-        sample = f"{per_sample:11.2f}" if per_sample == per_sample else f"{'-':>11}"
-        print(f"{name:<18}{ms:10.1f}{sample}{gflop:9.2f}{rate:10.1f}")
+    print(table(rows))
 
 
 if __name__ == "__main__":

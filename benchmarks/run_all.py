@@ -1,0 +1,110 @@
+"""Run every benchmark and write one results table.
+
+Run with ``python benchmarks/run_all.py [--quick]`` (about 3 minutes with ``--quick``,
+up to ~15 minutes without, on 2 threads of an idle CPU). Writes Markdown to stdout and
+``benchmarks/results.md``, and the raw numbers to ``benchmarks/results.json``:
+
+1. transforms: batched versus per-sample view triples (``bench_transforms.py``, run as
+   a subprocess; its printed lines are quoted as they are);
+2. encoder: forward and forward + backward of the ST-GCN (``bench_encoder.py``);
+3. the pre-training step at several batch sizes (library path versus the
+   straightforward one), frame counts ``T`` and queue sizes ``K`` (``bench_step.py``).
+
+Every section times its cases round-robin together with a 2048³ sgemm, so "% sgemm"
+compares with the machine's matmul rate at the same moment; the load average in the
+header shows whether other jobs shared the CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import bench_encoder  # noqa: E402
+import bench_step  # noqa: E402
+from _common import machine_info, markdown_table  # noqa: E402
+
+
+def transforms_section(quick: bool, threads: int) -> tuple[str, dict[str, Any]]:
+    """Run ``bench_transforms.py`` in a subprocess; Markdown and raw output."""
+    script = HERE / "bench_transforms.py"
+    if not script.is_file():
+        note = "bench_transforms.py is absent: skipped."
+        return note, {"skipped": note}
+    args = [sys.executable, str(script), "--threads", str(threads)]
+    if quick:
+        args += ["--repeats", "3"]
+    done = subprocess.run(args, capture_output=True, text=True)
+    if done.returncode != 0:
+        note = f"bench_transforms.py failed (exit {done.returncode}): {done.stderr.strip()[-500:]}"
+        return note, {"skipped": note}
+    lines = done.stdout.strip()
+    return f"```\n{lines}\n```", {"command": " ".join(args[1:]), "output": lines.splitlines()}
+
+
+def main() -> None:
+    """Run the benchmarks and write the results."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer cases and repeats (~3 min)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--output", type=Path, default=HERE / "results.md")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+
+    info = machine_info()
+    command = "python benchmarks/run_all.py" + (" --quick" if args.quick else "")
+    sections = [
+        "# aimclr benchmarks",
+        f"`{command}`\n",
+        markdown_table(("key", "value"), list(info.items())),
+    ]
+    raw: dict[str, Any] = {"command": command, "machine": info}
+
+    print("# transforms", file=sys.stderr)
+    text, raw["transforms"] = transforms_section(args.quick, args.threads)
+    sections += ["## Transforms: batched vs per-sample view triples", text]
+
+    print("# encoder", file=sys.stderr)
+    raw["encoder"] = bench_encoder.run(batch=32, repeats=3 if args.quick else 7)
+    sections += ["## Encoder (batch 32, input (32, 3, 50, 25, 2))",
+                 bench_encoder.table(raw["encoder"])]  # fmt: skip
+
+    raw["step"] = bench_step.run(args.quick)
+    titles = {
+        "batch": "## Pre-training step vs batch N (library vs straightforward; T=50, K=32768)",
+        "frames": "## Pre-training step vs frames T (N=32, K=32768)",
+        "queue": "## Pre-training step vs queue size K (N=32, T=50)",
+    }
+    for name, rows in raw["step"].items():
+        sections += [titles[name], bench_step.table(rows)]
+    sections.append(
+        "Step: `aimclr` preset, STGCN(hidden_channels=16, hidden_dim=256), 2 persons, "
+        "stage 2 (NNM), forward of all three views + backward + SGD step; views "
+        "precomputed. GFLOP: FlopCounterMode over one step (forward + backward). "
+        "Peak RSS: growth of the peak RSS (`VmHWM`) over two steps in a fresh subprocess per case "
+        "(after setup; includes the gradients and momentum buffers). Times are medians, "
+        "cases timed round-robin with the sgemm."
+    )
+    elapsed = time.perf_counter() - started
+    raw["elapsed_s"] = elapsed
+    sections.append(f"Total benchmark time: {elapsed:.0f} s.")
+
+    markdown = "\n\n".join(sections) + "\n"
+    print(markdown)
+    args.output.write_text(markdown, encoding="utf-8")
+    args.output.with_suffix(".json").write_text(json.dumps(raw, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
