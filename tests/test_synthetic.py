@@ -91,3 +91,18 @@ def test_bad_arguments() -> None:
         make_synthetic_actions(4, noise_std=-1.0)
     with pytest.raises(AimCLRError, match="size_range"):
         make_synthetic_actions(4, size_range=(1.2, 0.9))
+
+
+def test_shear_is_a_per_sample_linear_skew_and_changes_nothing_else() -> None:
+    plain_x, plain_y = make_synthetic_actions(6, seed=4, noise_std=0.0)
+    skew_x, skew_y = make_synthetic_actions(6, seed=4, noise_std=0.0, shear=0.4)
+    assert torch.equal(plain_y, skew_y)
+    a = plain_x[..., 0].reshape(6, 3, -1).double()  # (N, 3, T*V)
+    b = skew_x[..., 0].reshape(6, 3, -1).double()
+    fitted = b @ torch.linalg.pinv(a)  # (N, 3, 3) with b = fitted @ a
+    torch.testing.assert_close(fitted @ a, b, atol=1e-5, rtol=0)
+    eye = torch.eye(3, dtype=torch.float64)
+    torch.testing.assert_close(fitted * eye, eye.expand(6, 3, 3), atol=1e-4, rtol=0)
+    off_diagonal = fitted * (1 - eye)
+    assert float(off_diagonal.abs().max()) <= 0.4 + 1e-4
+    assert float(off_diagonal.abs().max()) > 0.05

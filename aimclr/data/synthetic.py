@@ -401,6 +401,7 @@ def make_synthetic_actions(
     distractor_deg: float = 15.0,
     noise_std: float = 0.015,
     gesture_prob: float = 0.3,
+    shear: float = 0.0,
     center: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Generate the synthetic action set.
@@ -425,6 +426,10 @@ def make_synthetic_actions(
             to every coordinate.
         gesture_prob: probability that a clip also holds one arm up for a while
             (a distractor that the class does not explain).
+        shear: off-diagonal entries of a per-sample linear distortion
+            ``I + S`` (``S_ij`` uniform in ``[-shear, shear]``, ``i != j``) applied
+            after the view rotation: body-shape and camera skew of the kind the
+            Shear augmentation models. ``0`` (the default) applies none.
         center: subtract joint 20 (spine-shoulder) in every frame, as the
             reference preprocessing does; ``False`` keeps the root trajectory.
 
@@ -448,7 +453,8 @@ def make_synthetic_actions(
         raise AimCLRError(f"num_frames must be >= 2, got {num_frames}")
     for name, value in (("max_yaw_deg", max_yaw_deg), ("max_tilt_deg", max_tilt_deg),
                         ("bone_jitter", bone_jitter), ("distractor_deg", distractor_deg),
-                        ("noise_std", noise_std), ("gesture_prob", gesture_prob)):
+                        ("noise_std", noise_std), ("gesture_prob", gesture_prob),
+                        ("shear", shear)):
         if not 0.0 <= value < float("inf"):
             raise AimCLRError(f"{name} must be a finite number >= 0, got {value!r}")
     low, high = size_range
@@ -494,7 +500,11 @@ def make_synthetic_actions(
         pos[part] = _forward_kinematics(
             bone_scale[part], {j: v[:, part] for j, v in angles.items()}, dy[part]
         )
-    pos = np.einsum("nij,ntvj->ntvi", _view_rotation(yaw, tilt, roll), pos) + noise
+    view = _view_rotation(yaw, tilt, roll)
+    if shear > 0:  # drawn last, so shear=0 leaves every other draw unchanged
+        skew = rng.uniform(-shear, shear, (n, 3, 3)) * (1 - np.eye(3))
+        view = (np.eye(3) + skew) @ view
+    pos = np.einsum("nij,ntvj->ntvi", view, pos) + noise
     if center:
         pos = pos - pos[:, :, 20:21]
     x = np.zeros((n, 3, num_frames, _NUM_JOINTS, num_persons), dtype=np.float32)
