@@ -277,8 +277,8 @@ class STGCN(nn.Module):
 
     A: torch.Tensor
 
-    #: Temporal stride of each block (the channel plan is tied to it).
     STRIDES = (1, 1, 1, 1, 2, 1, 1, 2, 1, 1)
+    """Temporal stride of each block (the channel plan is tied to it)."""
 
     def __init__(
         self,
