@@ -33,10 +33,10 @@ import math
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Sequence, Sized
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.distributed as dist
@@ -203,9 +203,9 @@ def load_data(args: argparse.Namespace) -> Data:
     # World coordinates centred per frame on the spine-shoulder; yaw alignment would
     # erase the turning that separates walk / walk-turn-left / walk-turn-right.
     convert = {"num_frames": args.frames, "num_persons": persons, "align": False}
-    train = skeletons.select(train_idx).to_dataset(**convert)
-    test = skeletons.select(test_idx).to_dataset(**convert)
-    return Data(train, test, len(skeletons.class_names), f"{path.name}")
+    return Data(skeletons.select(train_idx).to_dataset(**convert),
+                skeletons.select(test_idx).to_dataset(**convert),
+                len(skeletons.class_names), path.name)
 
 
 def _synthetic_options(options: Sequence[str]) -> dict[str, Any]:
@@ -246,7 +246,7 @@ def training_loader(dataset: Dataset[Any], args: argparse.Namespace, runtime: Ru
                                      shuffle=True, seed=args.seed, drop_last=True)
         sampler.set_epoch(epoch)
     else:
-        sampler = RandomSampler(dataset, generator=generator)
+        sampler = RandomSampler(cast(Sized, dataset), generator=generator)
     return DataLoader(dataset, args.batch_size, sampler=sampler, drop_last=True,
                       num_workers=args.workers, pin_memory=runtime.device.type == "cuda")
 
@@ -296,7 +296,7 @@ class ViewMaker:
 
 # --------------------------------------------------------------------------- training
 def train_one_epoch(
-    model: nn.Module, core: AimCLR, loader: DataLoader[Any], views: ViewMaker,
+    model: nn.Module, loader: DataLoader[Any], views: ViewMaker,
     optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None,
     runtime: Runtime, epoch: int, generator: torch.Generator,
 ) -> dict[str, float]:
@@ -405,7 +405,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             core, device_ids=[runtime.device.index] if runtime.device.type == "cuda" else None)
     views = ViewMaker(args)
     log.info(
-        f"{args.preset} on {data.name} ({len(data.train)} train / {len(data.test)} test "  # type: ignore[arg-type]
+        f"{args.preset} on {data.name} ({len(cast(Sized, data.train))} train / "
+        f"{len(cast(Sized, data.test))} test "
         f"samples, {num_classes} classes), stream {args.stream}, {runtime.device}, "
         f"{runtime.world_size} process(es), amp {runtime.amp_dtype}"
     )
@@ -420,7 +421,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         torch.manual_seed(_epoch_seed(args.seed, epoch, runtime.rank))
         generator = torch.Generator().manual_seed(_epoch_seed(args.seed + 1, epoch, runtime.rank))
         loader = training_loader(data.train, args, runtime, epoch)
-        losses = train_one_epoch(model, core, loader, views, optimizer, scaler, runtime,
+        losses = train_one_epoch(model, loader, views, optimizer, scaler, runtime,
                                  epoch, generator)
         seconds = time.perf_counter() - started
         record: dict[str, Any] = {"epoch": epoch, "lr": lr, **losses, "seconds": seconds,
