@@ -141,3 +141,51 @@ def test_two_process_torchrun_smoke(tmp_path: Path) -> None:
     # Each of the 2 epochs runs 48 / (2 ranks * 16) = 1 step per rank; both ranks'
     # keys are gathered into the queue, so it advanced by 2 * 2 * 16 = 64 keys (mod 40).
     assert int(state["model"]["queue.ptr"]) == 64 % 40
+
+
+def load_evaluate() -> ModuleType:
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        spec = importlib.util.spec_from_file_location("aimclr_example_evaluate",
+                                                      SCRIPT.parent / "evaluate.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    return module
+
+
+EVAL_DATA = ["--train-samples", "48", "--test-samples", "24", "--frames", "16", "--threads", "1"]
+
+
+@pytest.mark.parametrize("protocol", ["knn", "linear", "finetune", "semi"])
+def test_evaluate_a_library_checkpoint(
+    pretrain: ModuleType, tmp_path: Path, protocol: str
+) -> None:
+    assert pretrain.main([*TINY, "--epochs", "1", "--workdir", str(tmp_path)]) == 0
+    evaluate = load_evaluate()
+    result = evaluate.evaluate([str(tmp_path / "last.pt"), "--protocol", protocol,
+                                "--eval-epochs", "2", "--eval-batch-size", "16",
+                                "--label-fraction", "0.5", "--save-scores",
+                                str(tmp_path / "scores.pt"), *EVAL_DATA])
+    accuracies = [v for k, v in result.items() if k.startswith(("top1", "knn"))]
+    assert accuracies and all(0.0 <= value <= 1.0 for value in accuracies)
+    if protocol != "knn":  # (N_test, classes) logits for fuse_scores
+        assert torch.load(tmp_path / "scores.pt").shape == (24, 12)
+
+
+def test_evaluate_a_reference_checkpoint(
+    tmp_path: Path, reference_case: dict[str, Any]
+) -> None:
+    path = tmp_path / "epoch300_model.pt"
+    torch.save(reference_case["state_dict"], path)
+    evaluate = load_evaluate()
+    result = evaluate.evaluate([str(path), "--reference", "--protocol", "knn", *EVAL_DATA])
+    assert 0.0 <= result["knn1"] <= 1.0
+
+
+def test_evaluate_rejects_a_foreign_checkpoint(tmp_path: Path) -> None:
+    torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
+    assert load_evaluate().main([str(tmp_path / "other.pt"), *EVAL_DATA]) == 2
