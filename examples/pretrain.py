@@ -544,4 +544,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        # Under torchrun, gloo's threads can abort the interpreter's shutdown ("terminate
+        # called without an active exception") after a clean run; everything is written
+        # and the process group is destroyed, so leave without the shutdown.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
