@@ -88,8 +88,8 @@ def evaluate(argv: Sequence[str] | None = None) -> dict[str, Any]:
     num_classes = pretrain.num_classes_of(data)
     encoder = load_encoder(args, data_args).to(runtime.device)
     stream = data_args.stream
-    train = pretrain._stream_dataset(data.train, stream)
-    test = pretrain._stream_dataset(data.test, stream)
+    train = pretrain.stream_dataset(data.train, stream)
+    test = pretrain.stream_dataset(data.test, stream)
     generator = torch.Generator().manual_seed(data_args.seed)
     schedule = {"epochs": args.eval_epochs, "milestones": (int(args.eval_epochs * 0.8),),
                 "batch_size": args.eval_batch_size, "device": runtime.device,

@@ -214,9 +214,9 @@ def _synthetic_options(options: Sequence[str]) -> dict[str, Any]:
         name, _, value = option.partition("=")
         if not value:
             raise AimCLRError(f"--synthetic takes NAME=VALUE, got {option!r}")
-        parsed[name.strip()] = json.loads(value) if value[0] in "[(" else float(value)
-        if isinstance(parsed[name.strip()], list):
-            parsed[name.strip()] = tuple(parsed[name.strip()])
+        # Ranges such as size_range=[0.9,1.1] are JSON lists; the generator wants tuples.
+        parsed[name.strip()] = (tuple(json.loads(value)) if value[0] == "["
+                                else float(value))
     return parsed
 
 
@@ -456,12 +456,14 @@ def final_evaluation(args: argparse.Namespace, core: AimCLR, data: Data, num_cla
     random_encoder = build_encoder(args).to(runtime.device)
     results: dict[str, Any] = {"preset": args.preset, "data": data.name, "stream": args.stream,
                                "epochs": args.epochs, "seed": args.seed}
+    if args.linear_epochs:
+        train = stream_dataset(data.train, args.stream)
+        test = stream_dataset(data.test, args.stream)
     for name, encoder in (("pretrained", core.encoder_q), ("random", random_encoder)):
         scores = knn_report(encoder, data, args.stream, runtime.device, num_classes)
         if args.linear_epochs:
             linear = linear_evaluation(
-                encoder, _stream_dataset(data.train, args.stream),
-                _stream_dataset(data.test, args.stream), num_classes,
+                encoder, train, test, num_classes,
                 epochs=args.linear_epochs, milestones=(int(args.linear_epochs * 0.8),),
                 device=runtime.device, generator=torch.Generator().manual_seed(args.seed))
             scores["linear_best"] = linear.best_top1
@@ -471,7 +473,8 @@ def final_evaluation(args: argparse.Namespace, core: AimCLR, data: Data, num_cla
     return results
 
 
-def _stream_dataset(dataset: Dataset[Any], stream: str) -> Dataset[Any]:
+def stream_dataset(dataset: Dataset[Any], stream: str) -> Dataset[Any]:
+    """``dataset`` with every sample converted to ``stream`` (the joint stream as is)."""
     if stream == "joint":
         return dataset
     loader = DataLoader(dataset, batch_size=512)

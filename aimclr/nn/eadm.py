@@ -45,6 +45,15 @@ def _check_map(x: torch.Tensor) -> None:
         )
 
 
+def _check_options(threshold: float, lam: float, temporal: str, rescale: str) -> None:
+    check_probability(threshold, "threshold")
+    check_positive(lam, "lam")
+    if temporal not in ("element", "frame"):
+        raise AimCLRError(f"temporal must be 'element' or 'frame', got {temporal!r}")
+    if rescale not in ("batch", "sample"):
+        raise AimCLRError(f"rescale must be 'batch' or 'sample', got {rescale!r}")
+
+
 def simam_attention(x: torch.Tensor, lam: float = 1e-4) -> torch.Tensor:
     """SimAM attention: sigmoid of the inverse minimal energy of each element (Eq. 3).
 
@@ -143,12 +152,7 @@ def attention_drop(
         tensor(0.)
     """
     _check_map(x)
-    check_positive(lam, "lam")
-    check_probability(threshold, "threshold")
-    if temporal not in ("element", "frame"):
-        raise AimCLRError(f"temporal must be 'element' or 'frame', got {temporal!r}")
-    if rescale not in ("batch", "sample"):
-        raise AimCLRError(f"rescale must be 'batch' or 'sample', got {rescale!r}")
+    _check_options(threshold, lam, temporal, rescale)
     with torch.no_grad():
         # Masks and factors in the attention's dtype (>= float32): counts up to numel.
         att = _simam(x.detach(), lam)
@@ -200,12 +204,7 @@ class EADM(nn.Module):
         active_in_eval: bool = False,
     ) -> None:
         super().__init__()
-        check_probability(threshold, "threshold")
-        check_positive(lam, "lam")
-        if temporal not in ("element", "frame"):
-            raise AimCLRError(f"temporal must be 'element' or 'frame', got {temporal!r}")
-        if rescale not in ("batch", "sample"):
-            raise AimCLRError(f"rescale must be 'batch' or 'sample', got {rescale!r}")
+        _check_options(threshold, lam, temporal, rescale)
         self.threshold = threshold
         self.lam = lam
         self.temporal: TemporalMode = temporal
