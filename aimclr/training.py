@@ -118,7 +118,15 @@ def get_rng_state() -> dict[str, Any]:
 
 
 def set_rng_state(state: Mapping[str, Any]) -> None:
-    """Restore the global RNG states captured by :func:`get_rng_state`."""
+    """Restore the global RNG states captured by :func:`get_rng_state`.
+
+    The tensors may live on any device (e.g. after ``load_checkpoint(...,
+    map_location="cuda")``); they are read back on the CPU.
+    """
+    state = {
+        key: [t.cpu() for t in value] if isinstance(value, (list, tuple)) else value.cpu()
+        for key, value in state.items()
+    }
     gauss = float(state["python_gauss"][0])
     random.setstate(
         (

@@ -12,6 +12,10 @@ only the step is timed.
   timed round-robin with the same cases.
 * ``straightforward``: the step before its optimisation (``_baseline.py``), timed
   interleaved with the library's path.
+* Allocator: the process calls :func:`aimclr.cpu.retain_freed_memory` first (as the
+  example trainer does) unless ``--default-allocator``; both variants at batch 32 are
+  also timed in a subprocess with glibc's defaults, where every step page-faults its
+  activations in again.
 * Peak memory: growth of the peak RSS (``VmHWM``, else ``ru_maxrss``) over two steps in
   a fresh subprocess per case, relative to the process after setup (model, optimiser
   and views built). torch's CPU allocations show in RSS (``tracemalloc`` would not see
@@ -37,8 +41,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _baseline import make_straightforward
 from _common import count_flops, markdown_table, median_seconds, sgemm_case
 
+from aimclr.cpu import retain_freed_memory
 from aimclr.model import AimCLR
 from aimclr.nn import STGCN
+from aimclr.nn.stgcn import MemoryFormat
 from aimclr.transforms import AimCLRViews
 
 VARIANTS = ("library", "straightforward")
@@ -58,10 +64,26 @@ class Case:
         return f"N={self.batch} T={self.frames} K={self.queue} {self.variant}"
 
 
-def build_step(case: Case, seed: int = 0) -> Callable[[], None]:
-    """A closure running one training step of ``case`` on precomputed views."""
+def build_step(
+    case: Case,
+    seed: int = 0,
+    device: str = "cpu",
+    amp_dtype: torch.dtype | None = None,
+    compile_encoders: bool = False,
+    memory_format: MemoryFormat = "auto",
+) -> Callable[[], None]:
+    """A closure running one training step of ``case`` on precomputed views.
+
+    Args:
+        case: batch, frames, queue size and variant.
+        seed: seed of the weights, the queue and the input.
+        device: where the model, the views and the step live.
+        amp_dtype: autocast dtype of the forward pass (``None``: full precision).
+        compile_encoders: ``torch.compile`` the feature extraction of both encoders.
+        memory_format: the encoder's block layout (``STGCN(memory_format=...)``).
+    """
     torch.manual_seed(seed)
-    encoder = STGCN("ntu-rgb+d", hidden_channels=16, hidden_dim=256)
+    encoder = STGCN("ntu-rgb+d", hidden_channels=16, hidden_dim=256, memory_format=memory_format)
     model = AimCLR.preset(
         "aimclr",
         encoder,
@@ -72,15 +94,21 @@ def build_step(case: Case, seed: int = 0) -> Callable[[], None]:
         make_straightforward(model)
     elif case.variant != "library":
         raise ValueError(f"unknown variant {case.variant!r}; expected one of {VARIANTS}")
+    model.to(device)
+    if compile_encoders:
+        for side in (model.encoder_q, model.encoder_k):
+            side.features = torch.compile(side.features)  # type: ignore[method-assign]
     optimiser = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(case.batch, 3, case.frames, 25, 2, generator=generator)
     x[1::2, :, :, :, 1] = 0.0  # half the samples with one person, as in NTU
-    views = AimCLRViews()(x, generator=generator)
+    views = tuple(view.to(device) for view in AimCLRViews()(x, generator=generator))
     epoch = model.mining_epoch + 1  # stage 2: NNM, D3M and EADM all active
+    device_type = torch.device(device).type
 
     def step() -> None:
-        out = model(*views, epoch=epoch)
+        with torch.autocast(device_type, amp_dtype, enabled=amp_dtype is not None):
+            out = model(*views, epoch=epoch)
         optimiser.zero_grad(set_to_none=True)
         out.loss.backward()
         optimiser.step()
@@ -144,8 +172,25 @@ def measure(cases: list[Case], repeats: int, warmup: int, memory: bool) -> list[
     return rows
 
 
-def run(quick: bool) -> dict[str, list[dict[str, Any]]]:
-    """All step measurements, grouped (each group timed round-robin on its own)."""
+def default_allocator_rows(cases: list[Case], repeats: int, warmup: int) -> list[dict[str, Any]]:
+    """:func:`measure` of ``cases`` in a fresh subprocess that keeps glibc's defaults."""
+    args = [sys.executable, __file__, "--default-allocator-cases",
+            json.dumps([asdict(case) for case in cases]), "--repeats", str(repeats),
+            "--warmup", str(warmup), "--threads", str(torch.get_num_threads())]  # fmt: skip
+    done = subprocess.run(args, capture_output=True, text=True, check=True)
+    rows: list[dict[str, Any]] = json.loads(done.stdout.strip().splitlines()[-1])
+    for row in rows:
+        row["variant"] += ", default allocator"
+    return rows
+
+
+def run(quick: bool, allocator_retained: bool = True) -> dict[str, list[dict[str, Any]]]:
+    """All step measurements, grouped (each group timed round-robin on its own).
+
+    With ``allocator_retained`` (this process called
+    :func:`aimclr.cpu.retain_freed_memory`), an extra group times both variants at
+    batch 32 in a subprocess with glibc's default allocator settings.
+    """
     repeats, warmup = (3, 1) if quick else (5, 1)
     batches = (8, 32) if quick else (8, 32, 128)
     groups = {
@@ -158,6 +203,10 @@ def run(quick: bool) -> dict[str, list[dict[str, Any]]]:
     for name, cases in groups.items():
         print(f"# step: {name} ({len(cases)} cases, {repeats} repeats)", file=sys.stderr)
         results[name] = measure(cases, repeats, warmup, memory=name == "batch")
+    if allocator_retained:
+        print("# step: default allocator (subprocess)", file=sys.stderr)
+        cases = [Case(batch=32, variant=v) for v in VARIANTS]
+        results["allocator"] = default_allocator_rows(cases, repeats, warmup)
     return results
 
 
@@ -179,13 +228,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer cases and repeats")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--default-allocator", action="store_true",
+                        help="keep glibc's defaults instead of aimclr.cpu.retain_freed_memory()")
     parser.add_argument("--memory-case", help=argparse.SUPPRESS)
+    parser.add_argument("--default-allocator-cases", help=argparse.SUPPRESS)
+    parser.add_argument("--repeats", type=int, default=5, help=argparse.SUPPRESS)
+    parser.add_argument("--warmup", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.memory_case:
         _memory_case(args.memory_case)
         return
-    for name, rows in run(args.quick).items():
+    if args.default_allocator_cases:
+        cases = [Case(**spec) for spec in json.loads(args.default_allocator_cases)]
+        print(json.dumps(measure(cases, args.repeats, args.warmup, memory=False)))
+        return
+    retained = not args.default_allocator and retain_freed_memory()
+    for name, rows in run(args.quick, retained).items():
         print(f"\n### step cost vs {name}\n\n{table(rows)}")
 
 

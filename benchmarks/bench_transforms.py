@@ -5,6 +5,7 @@ pre-training data loader produces per sample: one extreme and two normal views
 (``AimCLRViews``, all eight augmentations). The batched path augments a batch of
 128 ``(3, 50, 25, 2)`` float32 samples at once; the per-sample path applies the same
 transforms to one sample at a time and stacks the results (the data-loader way).
+Both run after :func:`aimclr.cpu.retain_freed_memory` unless ``--default-allocator``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable
 
 import torch
 
+from aimclr.cpu import retain_freed_memory
 from aimclr.transforms import AimCLRViews
 
 
@@ -38,7 +40,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--codes", default=None, help="extreme codes, e.g. 12345 (default: all 8)")
+    parser.add_argument("--default-allocator", action="store_true",
+                        help="keep glibc's defaults instead of aimclr.cpu.retain_freed_memory()")
     args = parser.parse_args()
+    retained = not args.default_allocator and retain_freed_memory()
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -58,6 +63,7 @@ def main() -> None:
     t_single, best_single = _seconds(per_sample, args.repeats, inner=1)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
           f"batch {args.batch} x (3, 50, 25, 2) float32, codes {args.codes or 'all 8'}, "
+          f"allocator {'retained' if retained else 'default'}, "
           f"{args.repeats} repeats (median; best in brackets)")
     print(f"batched    : {args.batch / t_batched:10.0f} triples/s  ({t_batched * 1e3:.2f} ms per "
           f"batch) [{args.batch / best_batched:.0f}/s]")

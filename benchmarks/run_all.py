@@ -34,8 +34,10 @@ import bench_encoder  # noqa: E402
 import bench_step  # noqa: E402
 from _common import machine_info, markdown_table  # noqa: E402
 
+from aimclr.cpu import retain_freed_memory  # noqa: E402
 
-def transforms_section(quick: bool, threads: int) -> tuple[str, dict[str, Any]]:
+
+def transforms_section(quick: bool, threads: int, retained: bool) -> tuple[str, dict[str, Any]]:
     """Run ``bench_transforms.py`` in a subprocess; Markdown and raw output."""
     script = HERE / "bench_transforms.py"
     if not script.is_file():
@@ -44,6 +46,8 @@ def transforms_section(quick: bool, threads: int) -> tuple[str, dict[str, Any]]:
     args = [sys.executable, str(script), "--threads", str(threads)]
     if quick:
         args += ["--repeats", "3"]
+    if not retained:
+        args.append("--default-allocator")
     done = subprocess.run(args, capture_output=True, text=True)
     if done.returncode != 0:
         note = f"bench_transforms.py failed (exit {done.returncode}): {done.stderr.strip()[-500:]}"
@@ -58,11 +62,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer cases and repeats (~3 min)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--output", type=Path, default=HERE / "results.md")
+    parser.add_argument("--default-allocator", action="store_true",
+                        help="keep glibc's defaults instead of aimclr.cpu.retain_freed_memory()")
     args = parser.parse_args()
+    retained = not args.default_allocator and retain_freed_memory()
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
 
-    info = machine_info()
+    info = {**machine_info(), "allocator": "retained" if retained else "glibc default"}
     command = "python benchmarks/run_all.py" + (" --quick" if args.quick else "")
     sections = [
         "# aimclr benchmarks",
@@ -72,7 +79,7 @@ def main() -> None:
     raw: dict[str, Any] = {"command": command, "machine": info}
 
     print("# transforms", file=sys.stderr)
-    text, raw["transforms"] = transforms_section(args.quick, args.threads)
+    text, raw["transforms"] = transforms_section(args.quick, args.threads, retained)
     sections += ["## Transforms: batched vs per-sample view triples", text]
 
     print("# encoder", file=sys.stderr)
@@ -80,18 +87,20 @@ def main() -> None:
     sections += ["## Encoder (batch 32, input (32, 3, 50, 25, 2))",
                  bench_encoder.table(raw["encoder"])]  # fmt: skip
 
-    raw["step"] = bench_step.run(args.quick)
+    raw["step"] = bench_step.run(args.quick, retained)
     titles = {
         "batch": "## Pre-training step vs batch N (library vs straightforward; T=50, K=32768)",
         "frames": "## Pre-training step vs frames T (N=32, K=32768)",
         "queue": "## Pre-training step vs queue size K (N=32, T=50)",
+        "allocator": "## Pre-training step with glibc's default allocator (subprocess; N=32)",
     }
     for name, rows in raw["step"].items():
         sections += [titles[name], bench_step.table(rows)]
     sections.append(
         "Step: `aimclr` preset, STGCN(hidden_channels=16, hidden_dim=256), 2 persons, "
         "stage 2 (NNM), forward of all three views + backward + SGD step; views "
-        "precomputed. GFLOP: FlopCounterMode over one step (forward + backward). "
+        "precomputed. Allocator: `aimclr.cpu.retain_freed_memory()` except in the last "
+        "table. GFLOP: FlopCounterMode over one step (forward + backward). "
         "Peak RSS: growth of the peak RSS (`VmHWM`) over two steps in a fresh subprocess per case "
         "(after setup; includes the gradients and momentum buffers). Times are medians, "
         "cases timed round-robin with the sgemm."

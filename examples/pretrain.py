@@ -45,6 +45,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
 
 from aimclr import AimCLR, AimCLRError, to_stream
+from aimclr.cpu import retain_freed_memory
 from aimclr.data import (
     SkeletonNpyDataset,
     SkeletonTensorDataset,
@@ -547,6 +548,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    retain_freed_memory()  # a training process: reuse freed memory, no page faults
     code = main()
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         # Under torchrun, gloo's threads can abort the interpreter's shutdown ("terminate

@@ -64,6 +64,35 @@ def test_graph_conv_matches_the_partition_sum() -> None:
     y = gcn.conv(x).view(2, 3, 7, 4, 25)
     expected = torch.einsum("nkctv,kvw->nctw", y, adj)
     assert torch.allclose(gcn(x, adj), expected, atol=1e-5)
+    channels_last = gcn(x.to(memory_format=torch.channels_last), adj)
+    assert channels_last.is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(channels_last, expected, atol=1e-5)
+
+
+def test_memory_formats_give_the_same_embeddings_and_gradients() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(3, 3, 12, 25, 2, dtype=torch.float64)  # float64: rounding out of the way
+    results = []
+    for memory_format in ("contiguous", "channels_last"):
+        torch.manual_seed(1)
+        encoder = STGCN(hidden_channels=4, hidden_dim=8, dropout=0.0, memory_format=memory_format)
+        encoder.double()
+        assert encoder.uses_channels_last(x) == (memory_format == "channels_last")
+        out = encoder(x)
+        out.square().sum().backward()
+        results.append((out.detach(), encoder.blocks[0].gcn.conv.weight.grad))
+    (out_a, grad_a), (out_b, grad_b) = results
+    assert torch.allclose(out_a, out_b, rtol=1e-10, atol=1e-12)
+    assert torch.allclose(grad_a, grad_b, rtol=1e-10, atol=1e-12)
+    auto = STGCN(hidden_channels=4, hidden_dim=8)
+    assert not auto.uses_channels_last(x)  # CPU
+    assert not auto.uses_channels_last(torch.empty(1, device="meta"))
+    if torch.cuda.is_available():
+        on_gpu = torch.zeros(1, 3, 8, 25, 1, device="cuda")
+        assert not auto.uses_channels_last(on_gpu)  # float32
+        assert auto.uses_channels_last(on_gpu.half())
+        with torch.autocast("cuda", torch.bfloat16):
+            assert auto.uses_channels_last(on_gpu)
 
 
 # ------------------------------------------------------------------------------------- params
@@ -134,6 +163,8 @@ def test_bad_arguments_raise() -> None:
         STGCN(dropout=1.5)
     with pytest.raises(AimCLRError, match="unknown layout"):
         STGCN("kinect-9")
+    with pytest.raises(AimCLRError, match="memory_format must be one of"):
+        STGCN(memory_format="nhwc")  # type: ignore[arg-type]
     with pytest.raises(AimCLRError, match=r"multiple of num_persons = 2"):
         STGCN().pool(torch.zeros(3, 256, 4, 25), 2)
     with pytest.raises(AimCLRError, match=r"layout \(N, D\) with D = 256"):

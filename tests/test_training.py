@@ -51,14 +51,19 @@ def test_load_checkpoint_errors(tmp_path: Path) -> None:
         load_checkpoint(tmp_path / "list.pt")
 
 
-def test_rng_state_round_trip_through_a_checkpoint(tmp_path: Path) -> None:
+_NO_CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+@pytest.mark.parametrize("map_location", ["cpu", pytest.param("cuda", marks=_NO_CUDA)])
+def test_rng_state_round_trip_through_a_checkpoint(tmp_path: Path, map_location: str) -> None:
     random.seed(1)
     np.random.seed(2)
     torch.manual_seed(3)
     np.random.standard_normal()  # leaves a cached Gaussian in NumPy's state
     save_checkpoint({"rng": get_rng_state()}, tmp_path / "rng.pt")
     expected = (random.random(), np.random.standard_normal(), torch.rand(3))
-    set_rng_state(load_checkpoint(tmp_path / "rng.pt")["rng"])
+    # A trainer on a GPU loads its checkpoint with map_location="cuda".
+    set_rng_state(load_checkpoint(tmp_path / "rng.pt", map_location=map_location)["rng"])
     actual = (random.random(), np.random.standard_normal(), torch.rand(3))
     assert actual[0] == expected[0] and actual[1] == expected[1]
     assert torch.equal(actual[2], expected[2])

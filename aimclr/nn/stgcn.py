@@ -12,6 +12,8 @@ the final feature map ``(N·M, D, T', V)`` before pooling.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -20,9 +22,13 @@ from aimclr._checks import check_floating, check_probability, check_rank, check_
 from aimclr.errors import AimCLRError
 from aimclr.graph import SkeletonLayout, Strategy, adjacency, get_layout
 
-__all__ = ["STGCN", "GraphConv", "STGCNBlock", "TemporalConv", "reference_init_"]
+__all__ = ["MEMORY_FORMATS", "STGCN", "GraphConv", "STGCNBlock", "TemporalConv", "reference_init_"]
 
 _LAYOUT = "(N, C, T, V, M)"
+
+MemoryFormat = Literal["auto", "contiguous", "channels_last"]
+MEMORY_FORMATS: tuple[MemoryFormat, ...] = ("auto", "contiguous", "channels_last")
+"""Values of :class:`STGCN`'s ``memory_format``."""
 
 
 class GraphConv(nn.Module):
@@ -61,9 +67,13 @@ class GraphConv(nn.Module):
         c = self.out_channels
         # Both steps are linear, so mix joints first: the intermediate has K·C_in
         # channels instead of K·C_out (4x fewer in the last block) and comes out of one
-        # (n·C_in·T, V) @ (V, K·W) GEMM without a permute copy, laid out (n, C_in, T, K·W).
-        z = x.reshape(n * c_in * t, v) @ adj.transpose(0, 1).reshape(v, k * w)
-        z = z.view(n, c_in, t, k * w)
+        # GEMM without a permute copy, in the memory format of x.
+        mixing = adj.transpose(0, 1).reshape(v, k * w)
+        if _is_channels_last(x):  # memory (n, T, V, C_in): (K·W, V) @ (V, C_in) per frame
+            z = torch.matmul(mixing.t(), x.permute(0, 2, 3, 1).reshape(n * t, v, c_in))
+            z = z.view(n, t, k * w, c_in).permute(0, 3, 1, 2)
+        else:  # memory (n, C_in, T, V): one (n·C_in·T, V) @ (V, K·W) GEMM
+            z = (x.reshape(n * c_in * t, v) @ mixing).view(n, c_in, t, k * w)
         # Channel mixing sums over (C_in, K): a (1, K) kernel dilated by W picks
         # z[..., k·W + w] for k = 0..K-1 at output position w.
         weight = self.conv.weight.view(k, c, c_in).permute(1, 2, 0).reshape(c, c_in, 1, k)
@@ -75,19 +85,36 @@ class GraphConv(nn.Module):
         return out
 
 
+def _cuda_autocast_enabled() -> bool:
+    """Whether CUDA autocast is on (the call's signature changed in torch 2.4)."""
+    try:
+        return bool(torch.is_autocast_enabled("cuda"))
+    except TypeError:  # torch < 2.4: the no-argument form means CUDA
+        return bool(torch.is_autocast_enabled())
+
+
+def _is_channels_last(x: torch.Tensor) -> bool:
+    """Whether ``x`` ``(n, C, T, V)`` is stored channels-last (and not also contiguous)."""
+    return x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+
+
 class _Dropout(nn.Dropout):
-    """:class:`torch.nn.Dropout` with a mask drawn from random bytes.
+    """:class:`torch.nn.Dropout` with a mask drawn from random bytes on CPU.
 
     Same distribution as ``nn.Dropout`` (keep with probability ``1 - p``, scale kept
-    values by ``1 / (1 - p)``), a different random stream: ``bernoulli_`` draws one
-    random number per element and was ~15 % of a pre-training step on CPU, while one
-    byte (or one 32-bit word) per element costs a fraction of that.
+    values by ``1 / (1 - p)``), a different random stream on CPU: ``bernoulli_`` draws
+    one random number per element and was ~15 % of a pre-training step there, while one
+    byte (or one 32-bit word) per element costs a fraction of that. On other devices
+    and under ``torch.compile`` the mask comes from ``F.dropout``.
     """
 
     def noise(self, x: torch.Tensor) -> torch.Tensor | None:
         """The multiplier ``mask / (1 - p)`` shaped like ``x``; ``None`` when inactive."""
         if not self.training or self.p == 0.0:
             return None
+        if x.device.type != "cpu" or torch.compiler.is_compiling():
+            # GPU kernels draw the mask cheaply, and torch.compile cannot trace random_.
+            return F.dropout(torch.ones_like(x), self.p, training=True)
         return _dropout_noise(x, self.p)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -252,6 +279,10 @@ class STGCN(nn.Module):
         temporal_kernel_size: odd temporal kernel size of every block.
         strategy: adjacency partition strategy, see :func:`~aimclr.graph.adjacency`.
         max_hop: neighbourhood size of the adjacency.
+        memory_format: storage order of the block activations: ``"contiguous"``
+            ``(n, C, T, V)``, ``"channels_last"`` (memory ``(n, T, V, C)``) or
+            ``"auto"`` (see :meth:`uses_channels_last`). A speed setting only; it can
+            be changed on a built encoder.
 
     Attributes:
         A: buffer ``(K, V, V)``, the normalised adjacency partitions.
@@ -259,8 +290,9 @@ class STGCN(nn.Module):
         layout: the :class:`~aimclr.graph.SkeletonLayout`.
 
     Raises:
-        AimCLRError: a non-positive width, a dropout outside ``[0, 1]`` or an even or
-            non-positive kernel size; see also :func:`~aimclr.graph.adjacency`.
+        AimCLRError: a non-positive width, a dropout outside ``[0, 1]``, an even or
+            non-positive kernel size or an unknown ``memory_format``; see also
+            :func:`~aimclr.graph.adjacency`.
 
     Example:
         >>> encoder = STGCN("ntu-rgb+d").eval()
@@ -291,6 +323,7 @@ class STGCN(nn.Module):
         temporal_kernel_size: int = 9,
         strategy: Strategy = "spatial",
         max_hop: int = 1,
+        memory_format: MemoryFormat = "auto",
     ) -> None:
         super().__init__()
         for name, value in (
@@ -301,6 +334,10 @@ class STGCN(nn.Module):
             if not (isinstance(value, int) and value >= 1):
                 raise AimCLRError(f"{name} must be a positive integer, got {value!r}")
         check_probability(dropout, "dropout")
+        if memory_format not in MEMORY_FORMATS:
+            raise AimCLRError(
+                f"memory_format must be one of {MEMORY_FORMATS}, got {memory_format!r}"
+            )
         if not (
             isinstance(temporal_kernel_size, int)
             and temporal_kernel_size >= 1
@@ -314,6 +351,7 @@ class STGCN(nn.Module):
         self.in_channels = in_channels
         self.hidden_channels = hidden_channels
         self.hidden_dim = hidden_dim
+        self.memory_format: MemoryFormat = memory_format
         self.register_buffer("A", adjacency(self.layout, strategy, max_hop=max_hop))
         k, v = self.A.shape[0], self.layout.num_joints
 
@@ -342,6 +380,21 @@ class STGCN(nn.Module):
     def out_channels(self) -> int:
         """Embedding size ``D`` (same as :attr:`hidden_dim`)."""
         return self.hidden_dim
+
+    def uses_channels_last(self, x: torch.Tensor) -> bool:
+        """Whether the blocks run channels-last for the input ``x``.
+
+        ``memory_format="auto"`` picks channels-last for half-precision work on CUDA
+        (``x`` in float16/bfloat16, or CUDA autocast on): cuDNN's convolutions and
+        BatchNorm with few channels are much faster in that layout there, while float32
+        and CPU work run faster contiguous. The result does not depend on the choice
+        (up to rounding).
+        """
+        if self.memory_format != "auto":
+            return self.memory_format == "channels_last"
+        if x.device.type != "cuda":
+            return False
+        return x.dtype in (torch.float16, torch.bfloat16) or _cuda_autocast_enabled()
 
     def output_frames(self, num_frames: int) -> int:
         """Frames ``T'`` of the feature map for ``num_frames`` input frames."""
@@ -394,6 +447,8 @@ class STGCN(nn.Module):
         x = x.permute(0, 4, 3, 1, 2).reshape(n * m, v * c, t)
         x = self.data_bn(x)
         x = x.view(n, m, v, c, t).permute(0, 1, 3, 4, 2).reshape(n * m, c, t, v)
+        if self.uses_channels_last(x):
+            x = x.contiguous(memory_format=torch.channels_last)
         for i, block in enumerate(self.blocks):
             adj = self.A if self.edge_importance is None else self.A * self.edge_importance[i]
             x = block(x, adj)

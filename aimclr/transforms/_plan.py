@@ -160,50 +160,85 @@ def _moved_joint_groups(index: torch.Tensor) -> list[tuple[torch.Tensor, torch.T
     return [(samples[inverse == g], perms[g]) for g in range(perms.shape[0])]
 
 
-def execute(x: torch.Tensor, plan: Plan) -> torch.Tensor:
-    """Run ``plan`` on a batch ``x (N, C, T, V, M)``; returns a new tensor like ``x``."""
+def _gather_frames(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Frames of ``x (N, C, T, V, M)`` re-indexed by ``index (N, T')``, as one row gather.
+
+    Row ``(n, c, t)`` of the result is row ``(n, c, index[n, t])`` of ``x``; the rows
+    (``V·M`` contiguous values) are copied whole.
+    """
     n, c, t, v, m = x.shape
-    device = x.device
+    index = index.to(x.device)
+    base = torch.arange(0, n * c * t, t, device=x.device).view(n, c, 1)
+    rows = (base + index.unsqueeze(1)).view(-1)
+    flat = x.reshape(n * c * t, v * m)
+    return flat.index_select(0, rows).view(n, c, index.shape[1], v, m)
+
+
+def _permute_joints(y: torch.Tensor, index: torch.Tensor) -> None:
+    """Re-index the joints of ``y (N, C, T, V, M)`` in place by ``index (N, V)``."""
+    n, _, _, v, m = y.shape
+    device = y.device
+    for samples, perm in _moved_joint_groups(index):
+        # Permute the (V·M) row of every (sample, channel, frame) with one 2-D gather;
+        # index_select on the joint axis is several times slower (inner size M is tiny).
+        samples = samples.to(device)
+        cols = (perm.to(device).unsqueeze(1) * m + torch.arange(m, device=device)).view(-1)
+        flat = y.view(n, -1)
+        sub = flat.index_select(0, samples).view(-1, v * m)
+        moved = sub.gather(1, cols.expand(sub.shape[0], v * m))
+        flat.index_copy_(0, samples, moved.view(samples.shape[0], -1))
+
+
+def _blur_samples(y: torch.Tensor, samples: torch.Tensor, kernel: torch.Tensor) -> None:
+    """Blur the samples ``samples (K,)`` of ``y (N, C, T, V, M)`` in place."""
+    samples = samples.to(y.device)
+    blurred = blur_frames(y.index_select(0, samples), kernel.to(y.device, y.dtype))
+    y.index_copy_(0, samples, blurred)
+
+
+def execute(x: torch.Tensor, plan: Plan, out: torch.Tensor | None = None) -> torch.Tensor:
+    """Run ``plan`` on a batch ``x (N, C, T, V, M)``.
+
+    Args:
+        x: the batch; never modified.
+        plan: from :func:`build_plan`.
+        out: optional contiguous tensor of the shape, dtype and device of the result
+            to write into (saves an allocation and a copy).
+
+    Returns:
+        ``out``, or a new tensor like ``x`` (with ``T'`` frames when re-indexed).
+    """
+    dtype = compute_dtype(x.dtype)
     y, owned = x, False
     if plan.time_index is not None:
-        # One gather of contiguous (V·M) rows: row (n, c, t) <- (n, c, index[n, t]).
-        index = plan.time_index.to(device)
-        base = torch.arange(n * c, device=device).view(n, c, 1) * t
-        rows = (base + index.unsqueeze(1)).view(-1)
-        t = index.shape[1]
-        flat = x.reshape(n * c * x.shape[2], v * m)
-        y, owned = flat.index_select(0, rows).view(n, c, t, v, m), True
-    if plan.joint_index is not None:
-        for samples, perm in _moved_joint_groups(plan.joint_index):
-            if not owned:
-                y, owned = y.clone(), True
-            # Permute the (V·M) row of every (sample, channel, frame) with one 2-D gather;
-            # index_select on the joint axis is several times slower (inner size M is tiny).
-            samples = samples.to(device)
-            cols = (perm.to(device).unsqueeze(1) * m + torch.arange(m, device=device)).view(-1)
-            flat = y.view(n, -1)
-            sub = flat.index_select(0, samples).view(-1, v * m)
-            moved = sub.gather(1, cols.expand(sub.shape[0], v * m))
-            flat.index_copy_(0, samples, moved.view(samples.shape[0], -1))
-    dtype = compute_dtype(x.dtype)
+        y, owned = _gather_frames(x, plan.time_index), True
     if y.dtype != dtype:
         y, owned = y.to(dtype), True
+    n, c, t, v, m = y.shape
+    # The last full pass writes straight into ``out`` when the dtypes agree.
+    target = out if out is not None and out.dtype == dtype else None
     if plan.matrix is not None:
-        matrix = plan.matrix.to(device, dtype)
-        y, owned = torch.bmm(matrix, y.reshape(n, c, t * v * m)).view(n, c, t, v, m), True
-    if plan.noise is not None and plan.noise_index is not None and plan.noise.shape[0] > 0:
-        if not owned:
-            y, owned = y.clone(), True
-        y.index_add_(0, plan.noise_index.to(device), plan.noise.to(device, dtype))
-    if plan.blur_index is not None and plan.blur_kernel is not None and plan.blur_index.numel():
-        if not owned:
-            y, owned = y.clone(), True
-        samples = plan.blur_index.to(device)
-        blurred = blur_frames(y.index_select(0, samples), plan.blur_kernel.to(device, dtype))
-        y.index_copy_(0, samples, blurred)
+        matrix = plan.matrix.to(x.device, dtype)
+        flat = y.reshape(n, c, t * v * m)
+        if target is None:
+            y = torch.bmm(matrix, flat).view(n, c, t, v, m)
+        else:
+            y = torch.bmm(matrix, flat, out=target.view(n, c, t * v * m)).view(n, c, t, v, m)
+        owned = True
+    elif target is not None:
+        y, owned = target.copy_(y), True
+    in_out = target is not None
     if not owned:
         y = y.clone()
-    return y.to(x.dtype)
+    if plan.joint_index is not None:
+        _permute_joints(y, plan.joint_index)
+    if plan.noise is not None and plan.noise_index is not None and plan.noise.shape[0] > 0:
+        y.index_add_(0, plan.noise_index.to(x.device), plan.noise.to(x.device, dtype))
+    if plan.blur_index is not None and plan.blur_kernel is not None and plan.blur_index.numel():
+        _blur_samples(y, plan.blur_index, plan.blur_kernel)
+    if out is None:
+        return y.to(x.dtype)
+    return out if in_out else out.copy_(y)
 
 
 def mask_steps(steps: Sequence[Step], mask: torch.Tensor) -> list[Step]:

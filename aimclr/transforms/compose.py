@@ -65,19 +65,29 @@ class Compose(Transform[list[Any]]):
         """The steps of all transforms, concatenated."""
         return [s for t, p in zip(self.transforms, params, strict=True) for s in t.steps(p)]
 
-    def apply(self, x: torch.Tensor, params: list[Any]) -> torch.Tensor:
-        """Apply drawn ``params`` to the batch ``x``, fused when possible."""
+    def apply(
+        self, x: torch.Tensor, params: list[Any], out: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Apply drawn ``params`` to the batch ``x``, fused when possible.
+
+        Args:
+            x: ``(N, C, T, V, M)`` batch.
+            params: from :meth:`sample_params`.
+            out: optional contiguous tensor like ``x`` that receives the result.
+        """
         if self.fuse:
             try:
                 plan = build_plan(self.steps(params))
             except NotFusable:
                 pass
             else:
-                return execute(x, plan)
-        out = x
+                return execute(x, plan, out)
+        y = x
         for t, p in zip(self.transforms, params, strict=True):
-            out = t.apply(out, p)
-        return out if out is not x else out.clone()
+            y = t.apply(y, p)
+        if out is not None:
+            return out.copy_(y)
+        return y if y is not x else y.clone()
 
     def __repr__(self) -> str:
         inner = "".join(f"\n    {t!r}," for t in self.transforms)

@@ -435,6 +435,17 @@ def gaussian_kernel1d(
 _TOEPLITZ_MAX_FRAMES = 128
 
 
+def _band(kernel: torch.Tensor, t: int) -> torch.Tensor:
+    """Banded ``(K, T, T)`` matrices ``band[t, s] = kernel[s - t + L // 2]`` (0 off the band).
+
+    Sliding a ``T``-window over the kernel zero-padded by ``T - 1`` gives row ``i`` =
+    ``band[half + T - 1 - i]``, so the band is those windows in reverse row order.
+    """
+    half = kernel.shape[-1] // 2
+    windows = F.pad(kernel, (t - 1, t - 1)).unfold(-1, t, 1)
+    return windows[:, half:half + t].flip(-2)
+
+
 def blur_frames(xb: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     """Convolve ``xb (K, C, T, V, M)`` along time with ``kernel (K, L)``, zero padded.
 
@@ -445,18 +456,16 @@ def blur_frames(xb: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     ``kernel``'s dtype.
     """
     k, c, t, v, m = xb.shape
-    if k == 0:
+    if k == 0 or t == 0:
         return xb.clone()
     length = kernel.shape[-1]
     half = length // 2
+    # Weights below √tiny (tiny σ) would make subnormal products, which slow the matrix
+    # product several-fold on x86; they change nothing above the rounding of the result.
+    kernel = kernel.masked_fill(kernel.abs() < torch.finfo(kernel.dtype).tiny ** 0.5, 0.0)
     if t <= _TOEPLITZ_MAX_FRAMES:
-        # band[t, s] = kernel[s - t + half] where |s - t| <= half, else 0 (zero padding)
-        offset = torch.arange(t, device=kernel.device)
-        offset = offset.unsqueeze(0) - offset.unsqueeze(1) + half
-        inside = (offset >= 0) & (offset < length)
-        band = kernel[:, offset.clamp(0, length - 1)] * inside
-        out = torch.matmul(band.unsqueeze(1), xb.reshape(k, c, t, v * m))
-        return out.view(k, c, t, v, m)
+        band = _band(kernel, t).unsqueeze(1).expand(k, c, t, t).reshape(k * c, t, t)
+        return torch.bmm(band, xb.reshape(k * c, t, v * m)).view(k, c, t, v, m)
     weight = kernel.repeat_interleave(c, dim=0).view(k * c, 1, length, 1)
     out = F.conv2d(xb.reshape(1, k * c, t, v * m), weight, padding=(half, 0), groups=k * c)
     return out.view(k, c, t, v, m)

@@ -59,10 +59,8 @@ class GaussianNoise(Transform[GaussianNoiseParams]):
         mask = coin(x.shape[0], self.p, generator)
         k = int(mask.sum())
         device = generator.device if generator is not None else x.device
-        noise = torch.randn(
-            (k, *x.shape[1:]), generator=generator, device=device, dtype=compute_dtype(x.dtype)
-        )
-        return GaussianNoiseParams(mask, noise.mul_(self.std))
+        noise = torch.empty((k, *x.shape[1:]), device=device, dtype=compute_dtype(x.dtype))
+        return GaussianNoiseParams(mask, noise.normal_(0.0, self.std, generator=generator))
 
     def steps(self, params: GaussianNoiseParams) -> list[Step]:
         """Noise added to the selected samples."""

@@ -13,7 +13,7 @@ import torch
 
 from aimclr.errors import AimCLRError
 from aimclr.graph import SkeletonLayout
-from aimclr.transforms._base import check_skeleton
+from aimclr.transforms._base import as_batch, check_skeleton
 from aimclr.transforms.base import Transform
 from aimclr.transforms.compose import Compose
 from aimclr.transforms.noise import GaussianBlur, GaussianNoise
@@ -147,15 +147,20 @@ class AimCLRViews:
             generator: source of randomness, drawn in the order extreme, normal, normal.
 
         Returns:
-            Three tensors with the shape, device and dtype of ``x``.
+            Three tensors with the shape, device and dtype of ``x``: slices of one
+            ``(3, *x.shape)`` allocation (they share a storage, which e.g.
+            ``torch.save`` of a single view writes whole).
         """
         x = check_skeleton(x)
         self.extreme.check(x)
-        return (
-            self.extreme(x, generator=generator),
-            self.normal(x, generator=generator),
-            self.normal(x, generator=generator),
-        )
+        xb, single = as_batch(x)
+        # One allocation for the three views: fewer, larger buffers keep the allocator
+        # from handing pages back to the OS and faulting them in again on every call.
+        out = torch.empty((3, *xb.shape), dtype=x.dtype, device=x.device)
+        for view, target in zip((self.extreme, self.normal, self.normal), out, strict=True):
+            view.apply(xb, view.sample_params(xb, generator=generator), out=target)
+        extreme, normal_1, normal_2 = out[:, 0] if single else out
+        return extreme, normal_1, normal_2
 
     def __repr__(self) -> str:
         return f"AimCLRViews(extreme={self.extreme!r}, normal={self.normal!r})"
