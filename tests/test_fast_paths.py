@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from aimclr import NTU_RGBD, adjacency
-from aimclr.nn import STGCNBlock, attention_drop
+from aimclr.nn import STGCN, STGCNBlock, attention_drop
 from aimclr.nn.stgcn import _Dropout, _dropout_noise
 
 # ----------------------------------------------------------------------------------- dropout
@@ -145,3 +145,13 @@ def test_attention_drop_equals_the_straightforward_formula(
     out = attention_drop(x, threshold, 1e-4, temporal, rescale)
     expected = _straightforward_attention_drop(x, threshold, 1e-4, temporal, rescale)
     assert torch.equal(out, expected)
+
+
+def test_encoder_traces_as_one_graph_for_torch_compile() -> None:
+    # The byte-mask dropout uses random_, which dynamo cannot trace; under compilation
+    # the encoder must switch to F.dropout, or every block breaks the graph.
+    import torch._dynamo as dynamo
+
+    encoder = STGCN(hidden_channels=4, hidden_dim=8, dropout=0.5).train()
+    explained = dynamo.explain(encoder.features)(torch.randn(2, 3, 8, 25, 2))
+    assert (explained.graph_count, explained.graph_break_count) == (1, 0)
