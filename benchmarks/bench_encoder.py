@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,15 @@ from _common import count_flops, markdown_table, median_seconds, sgemm_case
 from aimclr.nn import STGCN
 
 
-def run(batch: int = 32, repeats: int = 7) -> list[dict[str, Any]]:
-    """Time encoder forward, forward + backward and the sgemm; one row per case."""
+def encoder_cases(batch: int, device: str = "cpu") -> tuple[Callable[[], None], ...]:
+    """Forward (eval, ``no_grad``) and forward + backward (train) of the AimCLR encoder.
+
+    The input is ``(batch, 3, 50, 25, 2)`` on ``device``; the encoder is
+    ``STGCN(hidden_channels=16, hidden_dim=256)`` seeded with 0.
+    """
     torch.manual_seed(0)
-    encoder = STGCN("ntu-rgb+d", hidden_channels=16, hidden_dim=256)
-    x = torch.randn(batch, 3, 50, 25, 2)
+    encoder = STGCN("ntu-rgb+d", hidden_channels=16, hidden_dim=256).to(device)
+    x = torch.randn(batch, 3, 50, 25, 2, device=device)
 
     def forward() -> None:
         encoder.eval()
@@ -39,8 +44,14 @@ def run(batch: int = 32, repeats: int = 7) -> list[dict[str, Any]]:
     def forward_backward() -> None:
         encoder.train()
         encoder.zero_grad(set_to_none=True)
-        encoder(x).sum().backward()
+        encoder(x).float().sum().backward()  # float: the sum of a bf16 autocast output
 
+    return forward, forward_backward
+
+
+def run(batch: int = 32, repeats: int = 7) -> list[dict[str, Any]]:
+    """Time encoder forward, forward + backward and the sgemm; one row per case."""
+    forward, forward_backward = encoder_cases(batch)
     sgemm, _ = sgemm_case()
     cases = {"encoder forward": forward, "encoder fwd+bwd": forward_backward,
              "sgemm 2048^3": sgemm}  # fmt: skip

@@ -37,9 +37,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import count_flops, markdown_table, median_seconds
+from bench_encoder import encoder_cases
 from bench_step import Case, build_step
 
-from aimclr.nn import STGCN
 from aimclr.nn.stgcn import MemoryFormat
 from aimclr.transforms import AimCLRViews
 
@@ -90,20 +90,7 @@ def transforms_rows(repeats: int) -> list[dict[str, Any]]:
 
 def encoder_rows(repeats: int, batch: int = 128) -> list[dict[str, Any]]:
     """Encoder forward and forward + backward, fp32 and bf16 autocast."""
-    torch.manual_seed(0)
-    encoder = STGCN("ntu-rgb+d", hidden_channels=16, hidden_dim=256).cuda()
-    x = torch.randn(batch, 3, 50, 25, 2, device="cuda")
-
-    def forward() -> None:
-        encoder.eval()
-        with torch.no_grad():
-            encoder(x)
-
-    def forward_backward() -> None:
-        encoder.train()
-        encoder.zero_grad(set_to_none=True)
-        encoder(x).float().sum().backward()
-
+    forward, forward_backward = encoder_cases(batch, "cuda")
     flops = {"forward": count_flops(forward), "fwd+bwd": count_flops(forward_backward)}
     cases: dict[str, Callable[[], None]] = {}
     for precision, dtype in PRECISIONS.items():

@@ -100,6 +100,19 @@ def _expand_index(index: torch.Tensor, like: torch.Tensor, dim: int) -> torch.Te
     return index.to(like.device).view(shape).expand_as(like)
 
 
+def _then(old: torch.Tensor | None, index: torch.Tensor) -> torch.Tensor:
+    """The ``(N, L)`` re-indexing ``old`` followed by ``index`` as one index."""
+    return index if old is None else old.gather(1, index.to(old.device))
+
+
+def _reindex_noise(
+    noise: torch.Tensor, samples: torch.Tensor | None, index: torch.Tensor, dim: int
+) -> torch.Tensor:
+    """Re-index ``noise (K, C, T, V, M)`` of ``samples (K,)`` along ``dim`` by ``index (N, L)``."""
+    rows = index.to(noise.device)[samples]
+    return noise.gather(dim, _expand_index(rows, noise, dim))
+
+
 def build_plan(steps: Sequence[Step]) -> Plan:
     """Fold ``steps`` (applied in order) into one :class:`Plan`.
 
@@ -112,19 +125,13 @@ def build_plan(steps: Sequence[Step]) -> Plan:
         if isinstance(step, TimeMap):
             if plan.blur_index is not None and not step.symmetric:
                 raise NotFusable("a crop after a blur does not commute with it")
-            old = plan.time_index
-            plan.time_index = step.index if old is None else old.gather(
-                1, step.index.to(old.device))
+            plan.time_index = _then(plan.time_index, step.index)
             if noise is not None:
-                rows = step.index.to(noise.device)[plan.noise_index]
-                plan.noise = noise.gather(2, _expand_index(rows, noise, 2))
+                plan.noise = _reindex_noise(noise, plan.noise_index, step.index, dim=2)
         elif isinstance(step, JointMap):
-            old = plan.joint_index
-            plan.joint_index = step.index if old is None else old.gather(
-                1, step.index.to(old.device))
+            plan.joint_index = _then(plan.joint_index, step.index)
             if noise is not None:
-                rows = step.index.to(noise.device)[plan.noise_index]
-                plan.noise = noise.gather(3, _expand_index(rows, noise, 3))
+                plan.noise = _reindex_noise(noise, plan.noise_index, step.index, dim=3)
         elif isinstance(step, ChannelMap):
             old_m = plan.matrix
             plan.matrix = step.matrix if old_m is None else step.matrix @ old_m.to(step.matrix)
@@ -219,15 +226,10 @@ def execute(x: torch.Tensor, plan: Plan, out: torch.Tensor | None = None) -> tor
     target = out if out is not None and out.dtype == dtype else None
     if plan.matrix is not None:
         matrix = plan.matrix.to(x.device, dtype)
-        flat = y.reshape(n, c, t * v * m)
-        if target is None:
-            y = torch.bmm(matrix, flat).view(n, c, t, v, m)
-        else:
-            y = torch.bmm(matrix, flat, out=target.view(n, c, t * v * m)).view(n, c, t, v, m)
-        owned = True
+        into = None if target is None else target.view(n, c, t * v * m)
+        y, owned = torch.bmm(matrix, y.reshape(n, c, t * v * m), out=into).view(n, c, t, v, m), True
     elif target is not None:
         y, owned = target.copy_(y), True
-    in_out = target is not None
     if not owned:
         y = y.clone()
     if plan.joint_index is not None:
@@ -238,7 +240,7 @@ def execute(x: torch.Tensor, plan: Plan, out: torch.Tensor | None = None) -> tor
         _blur_samples(y, plan.blur_index, plan.blur_kernel)
     if out is None:
         return y.to(x.dtype)
-    return out if in_out else out.copy_(y)
+    return out if target is not None else out.copy_(y)
 
 
 def mask_steps(steps: Sequence[Step], mask: torch.Tensor) -> list[Step]:

@@ -68,9 +68,18 @@ class Transform(ABC, Generic[P]):
     def steps(self, params: P) -> list[Step]:
         """The effect of ``params`` as plan steps (see :mod:`aimclr.transforms._plan`)."""
 
-    def apply(self, x: torch.Tensor, params: P) -> torch.Tensor:
-        """Apply drawn ``params`` to the batch ``x (N, C, T, V, M)``; returns a new tensor."""
-        return execute(x, build_plan(self.steps(params)))
+    def apply(self, x: torch.Tensor, params: P, out: torch.Tensor | None = None) -> torch.Tensor:
+        """Apply drawn ``params`` to the batch ``x (N, C, T, V, M)``.
+
+        Args:
+            x: the batch; never modified.
+            params: from :meth:`sample_params`.
+            out: optional contiguous tensor like ``x`` that receives the result.
+
+        Returns:
+            ``out``, or a new tensor.
+        """
+        return execute(x, build_plan(self.steps(params)), out)
 
     def __repr__(self) -> str:
         fields = ", ".join(

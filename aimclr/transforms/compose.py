@@ -68,13 +68,7 @@ class Compose(Transform[list[Any]]):
     def apply(
         self, x: torch.Tensor, params: list[Any], out: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Apply drawn ``params`` to the batch ``x``, fused when possible.
-
-        Args:
-            x: ``(N, C, T, V, M)`` batch.
-            params: from :meth:`sample_params`.
-            out: optional contiguous tensor like ``x`` that receives the result.
-        """
+        """:meth:`Transform.apply`, fused into one plan when the steps allow it."""
         if self.fuse:
             try:
                 plan = build_plan(self.steps(params))
@@ -141,10 +135,13 @@ class RandomApply(Transform[RandomApplyParams]):
         """The inner steps, made the identity for samples whose coin is False."""
         return mask_steps(self.transform.steps(params.inner), params.mask)
 
-    def apply(self, x: torch.Tensor, params: RandomApplyParams) -> torch.Tensor:
-        """Apply the inner transform where the coin says so."""
+    def apply(
+        self, x: torch.Tensor, params: RandomApplyParams, out: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """:meth:`Transform.apply`: the inner transform where the coin says so."""
         try:
-            return execute(x, build_plan(self.steps(params)))
+            return execute(x, build_plan(self.steps(params)), out)
         except NotFusable:
-            out = self.transform.apply(x, params.inner)
-            return torch.where(params.mask.to(x.device).view(-1, 1, 1, 1, 1), out, x)
+            inner = self.transform.apply(x, params.inner)
+            keep = params.mask.to(x.device).view(-1, 1, 1, 1, 1)
+            return torch.where(keep, inner, x, out=out)
