@@ -2,9 +2,10 @@
 
 Every random transform describes its effect, for drawn parameters, as a list of
 *steps*. :func:`build_plan` folds a list of steps into one :class:`Plan`, and
-:func:`execute` runs it as at most: one row gather (all frame re-indexing), one
-joint re-index of the samples that flip, one batched ``3 × 3`` matrix product (all
-coordinate maps), one noise addition and one blur of the samples that get them.
+:func:`execute` runs it as at most: one batched ``3 × 3`` matrix product (all
+coordinate maps), one gather (all frame and joint re-indexing), one noise addition
+and one blur of the samples that get them. :func:`execute_many` runs several plans
+on the same batch (the views of AimCLR) with one matrix product for all of them.
 
 Why folding is exact (``G`` = re-indexing of frames/joints, ``A`` = per-sample
 coordinate matrix, ``B`` = temporal blur, ``n`` = noise):
@@ -167,32 +168,29 @@ def _moved_joint_groups(index: torch.Tensor) -> list[tuple[torch.Tensor, torch.T
     return [(samples[inverse == g], perms[g]) for g in range(perms.shape[0])]
 
 
-def _gather_frames(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """Frames of ``x (N, C, T, V, M)`` re-indexed by ``index (N, T')``, as one row gather.
-
-    Row ``(n, c, t)`` of the result is row ``(n, c, index[n, t])`` of ``x``; the rows
-    (``V·M`` contiguous values) are copied whole.
-    """
-    n, c, t, v, m = x.shape
-    index = index.to(x.device)
-    base = torch.arange(0, n * c * t, t, device=x.device).view(n, c, 1)
-    rows = (base + index.unsqueeze(1)).view(-1)
-    flat = x.reshape(n * c * t, v * m)
-    return flat.index_select(0, rows).view(n, c, index.shape[1], v, m)
+# Integer types as wide as one joint's M values, to move a joint as one element.
+_PACKED = {1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 
 
 def _permute_joints(y: torch.Tensor, index: torch.Tensor) -> None:
     """Re-index the joints of ``y (N, C, T, V, M)`` in place by ``index (N, V)``."""
     n, _, _, v, m = y.shape
     device = y.device
+    packed = _PACKED.get(m * y.element_size())
     for samples, perm in _moved_joint_groups(index):
-        # Permute the (V·M) row of every (sample, channel, frame) with one 2-D gather;
-        # index_select on the joint axis is several times slower (inner size M is tiny).
-        samples = samples.to(device)
-        cols = (perm.to(device).unsqueeze(1) * m + torch.arange(m, device=device)).view(-1)
+        samples, perm = samples.to(device), perm.to(device)
         flat = y.view(n, -1)
-        sub = flat.index_select(0, samples).view(-1, v * m)
-        moved = sub.gather(1, cols.expand(sub.shape[0], v * m))
+        sub = flat.index_select(0, samples)
+        if packed is not None:
+            # A joint's M values move as one integer: a gather of V elements per row.
+            words = sub.view(packed).view(-1, v)
+            moved = words.gather(1, perm.expand(words.shape[0], v)).view(y.dtype)
+        else:
+            # Otherwise permute the (V·M) row of every (sample, channel, frame) with one
+            # 2-D gather; index_select on the joint axis is several times slower.
+            cols = (perm.unsqueeze(1) * m + torch.arange(m, device=device)).view(-1)
+            rows = sub.view(-1, v * m)
+            moved = rows.gather(1, cols.expand(rows.shape[0], v * m))
         flat.index_copy_(0, samples, moved.view(samples.shape[0], -1))
 
 
@@ -203,44 +201,148 @@ def _blur_samples(y: torch.Tensor, samples: torch.Tensor, kernel: torch.Tensor) 
     y.index_copy_(0, samples, blurred)
 
 
-def execute(x: torch.Tensor, plan: Plan, out: torch.Tensor | None = None) -> torch.Tensor:
-    """Run ``plan`` on a batch ``x (N, C, T, V, M)``.
+def _coordinate_maps(x: torch.Tensor, plans: Sequence[Plan], dtype: torch.dtype) -> torch.Tensor:
+    """Every plan's ``3 × 3`` map applied to ``x (N, C, T, V, M)``: ``(N, R, C, T, V, M)``.
+
+    One batched product with the ``(N, R·C, C)`` stack of the R plans' matrices
+    (identity where a plan has none) reads ``x`` once for all R results.
+    """
+    n, c, t, v, m = x.shape
+    eye = torch.eye(c, dtype=dtype, device=x.device).expand(n, c, c)
+    matrices = [eye if p.matrix is None else p.matrix.to(x.device, dtype) for p in plans]
+    stacked = matrices[0] if len(matrices) == 1 else torch.cat(matrices, dim=1)
+    source = x.to(dtype).reshape(n, c, t * v * m)
+    return torch.bmm(stacked, source).view(n, len(plans), c, t, v, m)
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where a plan's frames come from: ``rows (R, V·M)``, one row per frame.
+
+    Frame ``f`` of channel ``c`` of sample ``n`` is row
+    ``start + n·per_sample + c·frames + f``.
+    """
+
+    rows: torch.Tensor
+    start: int
+    per_sample: int
+    frames: int
+
+
+def _kept_frames(plan: Plan, n: int, kept: int, device: torch.device) -> torch.Tensor:
+    """The ``(N, T')`` source frames ``plan`` keeps (the identity without a time map)."""
+    if plan.time_index is None:
+        return torch.arange(kept, device=device).expand(n, kept)
+    return plan.time_index.to(device)
+
+
+def _gather_frames(source: _Source, plan: Plan, out: torch.Tensor) -> None:
+    """Write the frames ``plan`` keeps into ``out (N, C, T', V, M)`` as one row gather."""
+    n, c, kept = out.shape[:3]
+    device = source.rows.device
+    base = (torch.arange(n, device=device).view(n, 1, 1) * source.per_sample
+            + torch.arange(c, device=device).view(1, c, 1) * source.frames + source.start)
+    rows = (base + _kept_frames(plan, n, kept, device).unsqueeze(1)).view(-1)
+    torch.index_select(source.rows, 0, rows, out=out.view(-1, source.rows.shape[1]))
+
+
+def _gather_frames_and_joints(
+    source: _Source, plan: Plan, joint_index: torch.Tensor, out: torch.Tensor
+) -> bool:
+    """As :func:`_gather_frames`, also re-indexing joints by ``joint_index (N, V)``.
+
+    One gather moves each joint's ``M`` values as a single integer, which beats a
+    frame gather plus a joint permutation. Returns False (nothing done) when ``M``
+    values do not fill a 1, 2, 4 or 8 byte integer.
+    """
+    n, c, kept, v, m = out.shape
+    packed = _PACKED.get(m * source.rows.element_size())
+    if packed is None:
+        return False
+    words = source.rows.view(packed)  # one word per joint
+    device = words.device
+    # (N, C, T·V) view of the source words: a channel's frames are contiguous rows.
+    flat = words.as_strided((n, c, source.frames * v),
+                            (source.per_sample * v, source.frames * v, 1), source.start * v)
+    frames = _kept_frames(plan, n, kept, device)
+    element = (frames.unsqueeze(2) * v + joint_index.to(device).unsqueeze(1)).view(n, 1, -1)
+    torch.gather(flat, 2, element.expand(n, c, kept * v),
+                 out=out.view(packed).view(n, c, kept * v))
+    return True
+
+
+def _moved_joints(plan: Plan) -> torch.Tensor | None:
+    """The plan's joint index if it moves any joint of any sample, else None."""
+    index = plan.joint_index
+    return index if index is not None and _moved_joint_groups(index) else None
+
+
+def execute_many(
+    x: torch.Tensor, plans: Sequence[Plan], out: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Run R plans on the same batch ``x (N, C, T, V, M)`` (e.g. the views of a sample).
+
+    All coordinate maps run as one batched ``3 × 3`` product that reads ``x`` once;
+    each result is then gathered (frames and joints), given its noise and blurred
+    while it is still in cache.
 
     Args:
         x: the batch; never modified.
-        plan: from :func:`build_plan`.
-        out: optional contiguous tensor of the shape, dtype and device of the result
-            to write into (saves an allocation and a copy).
+        plans: from :func:`build_plan`; their time maps must keep the same number
+            of frames ``T'``.
+        out: optional contiguous ``(R, N, C, T', V, M)`` tensor of ``x``'s dtype and
+            device to write into.
 
     Returns:
-        ``out``, or a new tensor like ``x`` (with ``T'`` frames when re-indexed).
+        ``out``, or a new ``(R, N, C, T', V, M)`` tensor like ``x``.
     """
     dtype = compute_dtype(x.dtype)
-    y, owned = x, False
-    if plan.time_index is not None:
-        y, owned = _gather_frames(x, plan.time_index), True
-    if y.dtype != dtype:
-        y, owned = y.to(dtype), True
-    n, c, t, v, m = y.shape
-    # The last full pass writes straight into ``out`` when the dtypes agree.
-    target = out if out is not None and out.dtype == dtype else None
-    if plan.matrix is not None:
-        matrix = plan.matrix.to(x.device, dtype)
-        into = None if target is None else target.view(n, c, t * v * m)
-        y, owned = torch.bmm(matrix, y.reshape(n, c, t * v * m), out=into).view(n, c, t, v, m), True
-    elif target is not None:
-        y, owned = target.copy_(y), True
-    if not owned:
-        y = y.clone()
-    if plan.joint_index is not None:
-        _permute_joints(y, plan.joint_index)
-    if plan.noise is not None and plan.noise_index is not None and plan.noise.shape[0] > 0:
-        y.index_add_(0, plan.noise_index.to(x.device), plan.noise.to(x.device, dtype))
-    if plan.blur_index is not None and plan.blur_kernel is not None and plan.blur_index.numel():
-        _blur_samples(y, plan.blur_index, plan.blur_kernel)
+    n, c, t, v, m = x.shape
+    r = len(plans)
+    kept = {t if p.time_index is None else p.time_index.shape[1] for p in plans}
+    if len(kept) != 1:
+        raise ValueError(f"plans keep different numbers of frames: {sorted(kept)}")
+    shape = (r, n, c, kept.pop(), v, m)
+    direct = out is not None and out.dtype == dtype and out.is_contiguous()
+    target = out if direct and out is not None else x.new_empty(shape, dtype=dtype)
+    sources: list[_Source | None]
+    if r == 1 and plans[0].time_index is None and plans[0].matrix is not None:
+        # Nothing to re-index: the product writes the result directly.
+        matrix = plans[0].matrix.to(x.device, dtype)
+        torch.bmm(matrix, x.to(dtype).reshape(n, c, t * v * m), out=target.view(n, c, -1))
+        sources = [None]
+    elif all(p.matrix is None for p in plans):
+        rows = x.to(dtype).contiguous().view(-1, v * m)
+        sources = [_Source(rows, 0, c * t, t)] * r
+    else:
+        rows = _coordinate_maps(x, plans, dtype).view(-1, v * m)
+        sources = [_Source(rows, i * c * t, r * c * t, t) for i in range(r)]
+    for plan, source, result in zip(plans, sources, target, strict=True):
+        joints = _moved_joints(plan)
+        if source is not None:
+            if joints is not None and _gather_frames_and_joints(source, plan, joints, result):
+                joints = None
+            else:
+                _gather_frames(source, plan, result)
+        if joints is not None:
+            _permute_joints(result, joints)
+        if plan.noise is not None and plan.noise_index is not None and plan.noise.shape[0]:
+            result.index_add_(0, plan.noise_index.to(x.device), plan.noise.to(x.device, dtype))
+        if plan.blur_index is not None and plan.blur_kernel is not None and plan.blur_index.numel():
+            _blur_samples(result, plan.blur_index, plan.blur_kernel)
     if out is None:
-        return y.to(x.dtype)
-    return out if target is not None else out.copy_(y)
+        return target.to(x.dtype)
+    return out if direct else out.copy_(target)
+
+
+def execute(x: torch.Tensor, plan: Plan, out: torch.Tensor | None = None) -> torch.Tensor:
+    """Run ``plan`` on a batch ``x (N, C, T, V, M)``; see :func:`execute_many`.
+
+    Returns:
+        ``out`` (a contiguous tensor of the result's shape, dtype and device), or a
+        new tensor like ``x`` (with ``T'`` frames when re-indexed).
+    """
+    return execute_many(x, [plan], None if out is None else out.unsqueeze(0))[0]
 
 
 def mask_steps(steps: Sequence[Step], mask: torch.Tensor) -> list[Step]:
