@@ -315,6 +315,20 @@ def test_blur_does_not_commute_with_crop() -> None:
     assert not torch.allclose(a, b)
 
 
+def test_views_are_plain_tensors_without_history() -> None:
+    # Plans run in inference mode, but the views must be ordinary tensors a model can
+    # train on (saved for backward, changed in place), even when x requires grad.
+    x = batch(4, t=20).requires_grad_()
+    outputs = [*AimCLRViews()(x, generator=gen(18)), extreme_view()(x, generator=gen(18)),
+               Shear()(x, generator=gen(18)), AimCLRViews(fuse=False)(x, generator=gen(18))[0]]
+    weight = torch.randn(2, 3, 1, 1, requires_grad=True)
+    for out in outputs:
+        assert not out.is_inference() and not out.requires_grad and out.grad_fn is None
+        out.mul_(1.0)
+        torch.nn.functional.conv2d(out.flatten(3), weight).square().sum().backward()
+    assert weight.grad is not None and x.grad is None
+
+
 def test_views_shapes_and_independence() -> None:
     x = batch(8)
     extreme, q, k = AimCLRViews("12345")(x, generator=gen(13))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import torch
 
@@ -236,12 +237,20 @@ def _kept_frames(plan: Plan, n: int, kept: int, device: torch.device) -> torch.T
     return plan.time_index.to(device)
 
 
+@lru_cache(maxsize=64)
+def _first_rows(
+    n: int, c: int, start: int, per_sample: int, frames: int, device: torch.device
+) -> torch.Tensor:
+    """``(N, C, 1)`` row of frame 0 of each (sample, channel) of a :class:`_Source`."""
+    return (torch.arange(n, device=device).view(n, 1, 1) * per_sample
+            + torch.arange(c, device=device).view(1, c, 1) * frames + start)
+
+
 def _gather_frames(source: _Source, plan: Plan, out: torch.Tensor) -> None:
     """Write the frames ``plan`` keeps into ``out (N, C, T', V, M)`` as one row gather."""
     n, c, kept = out.shape[:3]
     device = source.rows.device
-    base = (torch.arange(n, device=device).view(n, 1, 1) * source.per_sample
-            + torch.arange(c, device=device).view(1, c, 1) * source.frames + source.start)
+    base = _first_rows(n, c, source.start, source.per_sample, source.frames, device)
     rows = (base + _kept_frames(plan, n, kept, device).unsqueeze(1)).view(-1)
     torch.index_select(source.rows, 0, rows, out=out.view(-1, source.rows.shape[1]))
 
@@ -305,6 +314,18 @@ def execute_many(
     shape = (r, n, c, kept.pop(), v, m)
     direct = out is not None and out.dtype == dtype and out.is_contiguous()
     target = out if direct and out is not None else x.new_empty(shape, dtype=dtype)
+    # Augmentation is not differentiable; inference mode also makes each op cheaper.
+    with torch.inference_mode():
+        _run(x, plans, dtype, target)
+    if out is None:
+        return target.to(x.dtype)
+    return out if direct else out.copy_(target)
+
+
+def _run(x: torch.Tensor, plans: Sequence[Plan], dtype: torch.dtype, target: torch.Tensor) -> None:
+    """The body of :func:`execute_many`: write the results into ``target (R, N, …)``."""
+    n, c, t, v, m = x.shape
+    r = len(plans)
     sources: list[_Source | None]
     if r == 1 and plans[0].time_index is None and plans[0].matrix is not None:
         # Nothing to re-index: the product writes the result directly.
@@ -330,9 +351,6 @@ def execute_many(
             result.index_add_(0, plan.noise_index.to(x.device), plan.noise.to(x.device, dtype))
         if plan.blur_index is not None and plan.blur_kernel is not None and plan.blur_index.numel():
             _blur_samples(result, plan.blur_index, plan.blur_kernel)
-    if out is None:
-        return target.to(x.dtype)
-    return out if direct else out.copy_(target)
 
 
 def execute(x: torch.Tensor, plan: Plan, out: torch.Tensor | None = None) -> torch.Tensor:

@@ -42,7 +42,9 @@ class Transform(ABC, Generic[P]):
             generator: source of randomness; None uses the global CPU generator.
 
         Returns:
-            The transformed tensor, same shape, device and dtype as ``x``.
+            The transformed tensor, same shape, device and dtype as ``x``, without
+            autograd history (augmentation is not differentiable; the functional
+            forms in :mod:`aimclr.transforms` are).
 
         Raises:
             AimCLRError: ``x`` has a bad layout or dtype for this transform.

@@ -426,9 +426,14 @@ def gaussian_kernel1d(
         raise AimCLRError(f"sigma must be a floating tensor, got {got}")
     if bool((sigma <= 0).any()) or not bool(torch.isfinite(sigma).all()):
         raise AimCLRError(f"sigma must be positive and finite, got {sigma.tolist()}")
-    half = check_kernel_size(kernel_size) // 2
+    return _gaussian_kernels(sigma, check_kernel_size(kernel_size), normalize)
+
+
+def _gaussian_kernels(sigma: torch.Tensor, kernel_size: int, normalize: bool) -> torch.Tensor:
+    """:func:`gaussian_kernel1d` for arguments already checked (no validation)."""
+    half = kernel_size // 2
     k = torch.arange(-half, half + 1, device=sigma.device, dtype=sigma.dtype)
-    w = torch.exp(-(k**2) / (2 * sigma.unsqueeze(-1) ** 2))
+    w = torch.exp((k**2) / (-2 * sigma.unsqueeze(-1) ** 2))
     return w / w.sum(-1, keepdim=True) if normalize else w
 
 

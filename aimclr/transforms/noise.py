@@ -11,7 +11,7 @@ from aimclr.errors import AimCLRError
 from aimclr.transforms._base import check_range, coin, compute_dtype, uniform
 from aimclr.transforms._plan import AddNoise, Blur, Step
 from aimclr.transforms.base import Transform
-from aimclr.transforms.functional import check_kernel_size, gaussian_kernel1d
+from aimclr.transforms.functional import _gaussian_kernels, check_kernel_size
 
 __all__ = ["GaussianBlur", "GaussianBlurParams", "GaussianNoise", "GaussianNoiseParams"]
 
@@ -117,5 +117,5 @@ class GaussianBlur(Transform[GaussianBlurParams]):
     def steps(self, params: GaussianBlurParams) -> list[Step]:
         """A blur of the selected samples."""
         index = params.mask.nonzero().squeeze(1)
-        kernel = gaussian_kernel1d(params.sigma[index], self.kernel_size, self.normalize)
+        kernel = _gaussian_kernels(params.sigma[index], self.kernel_size, self.normalize)
         return [Blur(index, kernel)]

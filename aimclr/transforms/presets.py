@@ -151,25 +151,29 @@ class AimCLRViews:
         Returns:
             Three tensors with the shape, device and dtype of ``x``: slices of one
             ``(3, *x.shape)`` allocation (they share a storage, which e.g.
-            ``torch.save`` of a single view writes whole).
+            ``torch.save`` of a single view writes whole). Augmentation is not
+            differentiable: the views carry no autograd history.
         """
         x = check_skeleton(x)
         self.extreme.check(x)
         xb, single = as_batch(x)
         views = (self.extreme, self.normal, self.normal)
-        params = [view.sample_params(xb, generator=generator) for view in views]
         # One allocation for the three views: fewer, larger buffers keep the allocator
         # from handing pages back to the OS and faulting them in again on every call.
         out = torch.empty((3, *xb.shape), dtype=x.dtype, device=x.device)
-        try:
-            if not self.extreme.fuse:
-                raise NotFusable("fusing is switched off")
-            plans = [build_plan(view.steps(p)) for view, p in zip(views, params, strict=True)]
-        except NotFusable:
-            for view, p, target in zip(views, params, out, strict=True):
-                view.apply(xb, p, out=target)
-        else:
-            execute_many(xb, plans, out)  # all three views in the same two passes
+        # Parameters and plans stay internal: inference mode makes their many small
+        # ops cheaper (only ``out`` must be a normal tensor).
+        with torch.inference_mode():
+            params = [view.sample_params(xb, generator=generator) for view in views]
+            try:
+                if not self.extreme.fuse:
+                    raise NotFusable("fusing is switched off")
+                plans = [build_plan(view.steps(p)) for view, p in zip(views, params, strict=True)]
+            except NotFusable:
+                for view, p, target in zip(views, params, out, strict=True):
+                    view.apply(xb, p, out=target)
+            else:
+                execute_many(xb, plans, out)  # one coordinate-map product for all three
         extreme, normal_1, normal_2 = out[:, 0] if single else out
         return extreme, normal_1, normal_2
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 
@@ -14,6 +15,12 @@ from aimclr.transforms.base import Transform
 from aimclr.transforms.functional import check_pad, crop_index
 
 __all__ = ["TemporalCrop", "TemporalCropParams", "TemporalFlip", "TemporalFlipParams"]
+
+
+@lru_cache(maxsize=32)
+def _crop_table(pad: int, num_frames: int, device: torch.device) -> torch.Tensor:
+    """:func:`crop_index` of every start ``0 … 2·pad``: ``(2·pad + 1, T)``, one row each."""
+    return crop_index(torch.arange(2 * pad + 1, device=device), pad, num_frames)
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,8 @@ class TemporalCrop(Transform[TemporalCropParams]):
 
     def steps(self, params: TemporalCropParams) -> list[Step]:
         """A frame re-index."""
-        index = crop_index(params.start, params.pad, params.num_frames)
+        table = _crop_table(params.pad, params.num_frames, params.start.device)
+        index = table[params.start]
         return [TimeMap(index, symmetric=params.pad == 0)]
 
 
