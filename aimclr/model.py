@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aimclr._autocast import autocast_dtype
 from aimclr._checks import check_positive, check_probability, check_tensor, describe
 from aimclr.checkpoint import (
     convert_reference_pretrain,
@@ -468,6 +469,9 @@ class AimCLR(nn.Module):
             key = F.normalize(self.head_k(self.encoder_k(x_key)), dim=1)
         # 4. Logits against the queue before this step's keys are enqueued.
         negatives = self.queue.negatives()
+        lower = autocast_dtype(negatives.device.type)
+        if lower is not None:  # every product with the queue runs in it: cast once, not six times
+            negatives = negatives.to(lower)
         query = z_extreme if extreme_is_query else z_query
         if query is None:  # unreachable: every configuration has a query view
             raise AimCLRError("no query view to contrast; check the model switches")

@@ -44,10 +44,12 @@ def count_flops(fn: Callable[[], object]) -> int:
     return counter.get_total_flops()
 
 
-def sgemm_case(size: int = SGEMM_SIZE) -> tuple[Callable[[], object], int]:
-    """A float32 ``size``³ matmul and its FLOPs: the machine's reference rate."""
-    a = torch.randn(size, size)
-    b = torch.randn(size, size)
+def sgemm_case(
+    size: int = SGEMM_SIZE, dtype: torch.dtype = torch.float32
+) -> tuple[Callable[[], object], int]:
+    """A ``size``³ matmul (float32 unless ``dtype``) and its FLOPs: the reference rate."""
+    a = torch.randn(size, size, dtype=dtype)
+    b = torch.randn(size, size, dtype=dtype)
 
     def sgemm() -> None:
         torch.mm(a, b)

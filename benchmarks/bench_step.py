@@ -12,6 +12,9 @@ only the step is timed.
   timed round-robin with the same cases.
 * ``straightforward``: the step before its optimisation (``_baseline.py``), timed
   interleaved with the library's path.
+* ``amp=bf16``: the same step under CPU bfloat16 autocast (oneDNN uses AMX or AVX-512
+  BF16 where the CPU has them). Its "% bf16 gemm" compares with a bfloat16 2048³
+  matmul timed in the same group; "% sgemm" still compares with the float32 one.
 * Allocator: the process calls :func:`aimclr.cpu.retain_freed_memory` first (as the
   example trainer does) unless ``--default-allocator``; both variants at batch 32 are
   also timed in a subprocess with glibc's defaults, where every step page-faults its
@@ -48,6 +51,7 @@ from aimclr.nn.stgcn import MemoryFormat
 from aimclr.transforms import AimCLRViews
 
 VARIANTS = ("library", "straightforward")
+AMP_DTYPES: dict[str, torch.dtype | None] = {"off": None, "bf16": torch.bfloat16}
 
 
 @dataclass(frozen=True)
@@ -58,10 +62,11 @@ class Case:
     frames: int = 50
     queue: int = 32768
     variant: str = "library"
+    amp: str = "off"  # "off" or "bf16" (CPU autocast)
 
     @property
     def label(self) -> str:
-        return f"N={self.batch} T={self.frames} K={self.queue} {self.variant}"
+        return f"N={self.batch} T={self.frames} K={self.queue} {self.variant} amp={self.amp}"
 
 
 def build_step(
@@ -105,6 +110,8 @@ def build_step(
     views = tuple(view.to(device) for view in AimCLRViews()(x, generator=generator))
     epoch = model.mining_epoch + 1  # stage 2: NNM, D3M and EADM all active
     device_type = torch.device(device).type
+    if amp_dtype is None:
+        amp_dtype = AMP_DTYPES[case.amp]
 
     def step() -> None:
         with torch.autocast(device_type, amp_dtype, enabled=amp_dtype is not None):
@@ -152,9 +159,13 @@ def measure(cases: list[Case], repeats: int, warmup: int, memory: bool) -> list[
     """Time ``cases`` round-robin with an sgemm, count their FLOPs, optionally memory."""
     steps = {case.label: build_step(case) for case in cases}
     sgemm, sgemm_flops = sgemm_case()
+    references = {"sgemm": sgemm}
+    if any(case.amp == "bf16" for case in cases):
+        references["bf16 gemm"] = sgemm_case(dtype=torch.bfloat16)[0]
     flops = {label: count_flops(step) for label, step in steps.items()}
-    seconds = median_seconds({**steps, "sgemm": sgemm}, repeats, warmup)
+    seconds = median_seconds({**steps, **references}, repeats, warmup)
     sgemm_rate = sgemm_flops / seconds["sgemm"] / 1e9
+    bf16_rate = sgemm_flops / seconds.get("bf16 gemm", float("nan")) / 1e9
     rows = []
     for case in cases:
         s = seconds[case.label]
@@ -167,6 +178,8 @@ def measure(cases: list[Case], repeats: int, warmup: int, memory: bool) -> list[
             "gflop_per_s": rate,
             "sgemm_gflop_per_s": sgemm_rate,
             "pct_of_sgemm": 100 * rate / sgemm_rate,
+            "bf16_gemm_gflop_per_s": bf16_rate,
+            "pct_of_bf16_gemm": 100 * rate / bf16_rate if case.amp == "bf16" else float("nan"),
             "peak_rss_mib": peak_memory_mib(case) if memory else float("nan"),
         })  # fmt: skip
     return rows
@@ -198,6 +211,8 @@ def run(quick: bool, allocator_retained: bool = True) -> dict[str, list[dict[str
         "batch": [Case(batch=n, variant=v) for n in batches for v in VARIANTS],
         "frames": [Case(frames=t) for t in ((25, 50) if quick else (25, 50, 100))],
         "queue": [Case(queue=k) for k in ((4096, 32768) if quick else (4096, 32768, 131072))],
+        # bfloat16 autocast (AMX / AVX-512 BF16 where the CPU has them) next to float32.
+        "precision": [Case(variant=v, amp=a) for v in VARIANTS for a in AMP_DTYPES],
     }
     results = {}
     for name, cases in groups.items():
@@ -210,15 +225,16 @@ def run(quick: bool, allocator_retained: bool = True) -> dict[str, list[dict[str
     return results
 
 
-STEP_HEADERS = ("variant", "N", "T", "K", "s/step", "samples/s", "GFLOP/step", "GFLOP/s",
-                "% sgemm", "peak RSS MiB")  # fmt: skip
+STEP_HEADERS = ("variant", "amp", "N", "T", "K", "s/step", "samples/s", "GFLOP/step",
+                "GFLOP/s", "% sgemm", "% bf16 gemm", "peak RSS MiB")  # fmt: skip
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     """Markdown table of step rows."""
     return markdown_table(STEP_HEADERS, [
-        (r["variant"], r["batch"], r["frames"], r["queue"], r["s_per_step"], r["samples_per_s"],
-         r["gflop_per_step"], r["gflop_per_s"], r["pct_of_sgemm"], r["peak_rss_mib"])
+        (r["variant"], r.get("amp", "off"), r["batch"], r["frames"], r["queue"],
+         r["s_per_step"], r["samples_per_s"], r["gflop_per_step"], r["gflop_per_s"],
+         r["pct_of_sgemm"], r.get("pct_of_bf16_gemm", float("nan")), r["peak_rss_mib"])
         for r in rows
     ])  # fmt: skip
 

@@ -8,7 +8,8 @@ up to ~15 minutes without, on 2 threads of an idle CPU). Writes Markdown to stdo
    a subprocess; its printed lines are quoted as they are);
 2. encoder: forward and forward + backward of the ST-GCN (``bench_encoder.py``);
 3. the pre-training step at several batch sizes (library path versus the
-   straightforward one), frame counts ``T`` and queue sizes ``K`` (``bench_step.py``).
+   straightforward one), frame counts ``T``, queue sizes ``K`` and in bfloat16 autocast
+   (``bench_step.py``).
 
 Every section times its cases round-robin together with a 2048³ sgemm, so "% sgemm"
 compares with the machine's matmul rate at the same moment; the load average in the
@@ -93,6 +94,7 @@ def main() -> None:
         "frames": "## Pre-training step vs frames T (N=32, K=32768)",
         "queue": "## Pre-training step vs queue size K (N=32, T=50)",
         "allocator": "## Pre-training step with glibc's default allocator (subprocess; N=32)",
+        "precision": "## Pre-training step in float32 and bfloat16 autocast (N=32, T=50, K=32768)",
     }
     for name, rows in raw["step"].items():
         sections += [titles[name], bench_step.table(rows)]

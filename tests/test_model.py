@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from aimclr import AimCLRError
+from aimclr._autocast import autocast_dtype
 from aimclr.model import PRESETS, AimCLR, AimCLROutput
 from aimclr.nn.stgcn import STGCN
 
@@ -402,6 +403,28 @@ def test_sync_key_encoder_copies_the_query_side() -> None:
     model.sync_key_encoder()
     for q, k in zip(model.head_q.parameters(), model.head_k.parameters(), strict=True):
         assert torch.equal(q, k)
+
+
+def test_autocast_dtype_follows_the_active_autocast() -> None:
+    assert autocast_dtype("cpu") is None
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert autocast_dtype("cpu") == torch.bfloat16
+        assert autocast_dtype("cuda") is None
+    assert autocast_dtype("cpu") is None
+
+
+def test_queue_cast_once_under_autocast_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The model casts the queue to the autocast dtype once per step; autocast would
+    # cast it to the same dtype inside every product, so every loss stays bit-equal.
+    model = tiny().eval()
+    views = three_views()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        once = model(*views, epoch=3).losses()
+        monkeypatch.setattr("aimclr.model.autocast_dtype", lambda device_type: None)
+        per_product = model(*views, epoch=3).losses()
+    assert once.keys() == per_product.keys()
+    for name in once:
+        assert torch.equal(once[name], per_product[name]), name
 
 
 def test_bfloat16_autocast_step_is_finite() -> None:

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aimclr._autocast import autocast_dtype
 from aimclr._checks import check_floating, check_probability, check_rank, check_tensor, describe
 from aimclr.errors import AimCLRError
 from aimclr.graph import SkeletonLayout, Strategy, adjacency, get_layout
@@ -83,14 +84,6 @@ class GraphConv(nn.Module):
             bias = self.conv.bias.view(k, c).t() @ adj.sum(dim=1)
             out = out.add_(bias[:, None, :])
         return out
-
-
-def _cuda_autocast_enabled() -> bool:
-    """Whether CUDA autocast is on (the call's signature changed in torch 2.4)."""
-    try:
-        return bool(torch.is_autocast_enabled("cuda"))
-    except TypeError:  # torch < 2.4: the no-argument form means CUDA
-        return bool(torch.is_autocast_enabled())
 
 
 def _is_channels_last(x: torch.Tensor) -> bool:
@@ -394,7 +387,7 @@ class STGCN(nn.Module):
             return self.memory_format == "channels_last"
         if x.device.type != "cuda":
             return False
-        return x.dtype in (torch.float16, torch.bfloat16) or _cuda_autocast_enabled()
+        return x.dtype in (torch.float16, torch.bfloat16) or autocast_dtype("cuda") is not None
 
     def output_frames(self, num_frames: int) -> int:
         """Frames ``T'`` of the feature map for ``num_frames`` input frames."""
