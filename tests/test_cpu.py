@@ -9,7 +9,7 @@ import sys
 import pytest
 
 # Allocates, writes and frees a 64 MiB tensor repeatedly and reports the page faults of
-# the later rounds; with the setting the memory is reused, without it every round faults.
+# each later round; with the setting the memory is reused, without it every round faults.
 _PROBE = """
 import json, resource, sys
 import torch
@@ -21,10 +21,12 @@ def round():
     torch.empty(16 * 2**20).fill_(1.0)
 for _ in range(5):  # the heap grows to its working size: new pages either way
     round()
-before = faults()
-for _ in range(3):
+per_round = []
+for _ in range(7):
+    before = faults()
     round()
-print(json.dumps({"applied": applied, "faults": faults() - before}))
+    per_round.append(faults() - before)
+print(json.dumps({"applied": applied, "faults": sorted(per_round)[3]}))
 """
 
 
@@ -40,6 +42,6 @@ def test_retained_memory_is_reused_without_page_faults() -> None:
     default, retained = _probe("default"), _probe("retain")
     if not retained["applied"]:
         pytest.skip("this C library has no mallopt (not glibc)")
-    pages = 3 * 64 * 2**20 // 4096
+    pages = 64 * 2**20 // 4096  # of one round; the probe reports the median round
     assert isinstance(default["faults"], int) and default["faults"] > pages // 2
     assert isinstance(retained["faults"], int) and retained["faults"] < pages // 50
