@@ -11,8 +11,9 @@ to a file (plus the raw numbers as ``.json`` beside it). Sections:
    ``(3, 50, 25, 2)`` already on the GPU;
 3. encoder forward and forward + backward at batch 128, fp32 and bf16 autocast;
 4. the pre-training step of ``bench_step.py`` (``aimclr`` preset, stage 2) at batch
-   8/32/128 in fp32, bf16 autocast, and bf16 autocast with ``torch.compile`` on both
-   encoders' feature extraction (encoder layout ``"auto"``: channels-last on CUDA); the
+   8/32/128/512 in fp32, bf16 autocast, and bf16 autocast with ``torch.compile`` on both
+   encoders' feature extraction, in the default mode and in ``"reduce-overhead"`` (CUDA
+   graphs) (encoder layout ``"auto"``: channels-last on CUDA); the
    bf16 step with the encoder's contiguous and channels-last layouts; then how the bf16
    step grows with frames ``T`` and queue size ``K``. Peak memory is
    ``torch.cuda.max_memory_allocated`` over two steps, above what was allocated after setup.
@@ -132,7 +133,15 @@ def peak_memory_mib(step: Callable[[], None]) -> float:
 
 
 StepCase = tuple[Case, str, MemoryFormat]
-"""A step shape, a mode (``fp32``, ``bf16``, ``bf16+compile``) and the encoder layout."""
+"""A step shape, a mode (a key of :data:`MODES`) and the encoder layout."""
+
+MODES: dict[str, tuple[torch.dtype | None, str | None]] = {
+    "fp32": (None, None),
+    "bf16": (torch.bfloat16, None),
+    "bf16+compile": (torch.bfloat16, "default"),
+    "bf16+graphs": (torch.bfloat16, "reduce-overhead"),
+}
+"""Step modes: autocast dtype and ``torch.compile`` mode of the encoders' features."""
 
 
 def step_rows(cases: list[StepCase], repeats: int) -> list[dict[str, Any]]:
@@ -143,12 +152,12 @@ def step_rows(cases: list[StepCase], repeats: int) -> list[dict[str, Any]]:
     compile_seconds: dict[str, float] = {}
     for case, mode, memory_format in cases:
         label = f"{case.label} {mode} {memory_format}"
-        dtype = torch.bfloat16 if mode.startswith("bf16") else None
+        dtype, compile_mode = MODES[mode]
         fp32_eager = build_step(case, device="cuda")
         flops[label] = count_flops(fp32_eager)
         del fp32_eager
         step = synchronised(build_step(case, device="cuda", amp_dtype=dtype,
-                                       compile_encoders=mode.endswith("compile"),
+                                       compile_mode=compile_mode,
                                        memory_format=memory_format))  # fmt: skip
         start = time.perf_counter()
         step()  # compiles where asked
@@ -230,7 +239,7 @@ def main() -> None:
                                      for r in raw["encoder"]])]  # fmt: skip
 
     batches = (32, 128) if args.quick else (8, 32, 128, 512)
-    modes = ("fp32", "bf16", "bf16+compile")
+    modes = tuple(MODES)
     groups: dict[str, list[StepCase]] = {
         "batch": [(Case(batch=n), m, "auto") for n in batches for m in modes],
         "layout": [(Case(batch=n), m, f) for n in (128, 512) for m in ("fp32", "bf16")
@@ -251,8 +260,9 @@ def main() -> None:
         sections += [titles[name], step_table(raw["step"][name])]
     sections.append(
         "Step: as `bench_step.py` (forward of the three views, backward, SGD). `bf16`: "
-        "autocast; `+compile`: `torch.compile` on `features` of both encoders (first step "
-        "includes compilation). % matmul: against the 8192³ matmul of the same precision "
+        "autocast; `+compile`: `torch.compile` on `features` of both encoders, `+graphs`: "
+        "the same with `mode=\"reduce-overhead\"` (CUDA graphs; first step includes "
+        "compilation). % matmul: against the 8192³ matmul of the same precision "
         "measured in the same group."
     )
     raw["elapsed_s"] = time.perf_counter() - started

@@ -74,7 +74,7 @@ def build_step(
     seed: int = 0,
     device: str = "cpu",
     amp_dtype: torch.dtype | None = None,
-    compile_encoders: bool = False,
+    compile_mode: str | None = None,
     memory_format: MemoryFormat = "auto",
 ) -> Callable[[], None]:
     """A closure running one training step of ``case`` on precomputed views.
@@ -84,7 +84,9 @@ def build_step(
         seed: seed of the weights, the queue and the input.
         device: where the model, the views and the step live.
         amp_dtype: autocast dtype of the forward pass (``None``: full precision).
-        compile_encoders: ``torch.compile`` the feature extraction of both encoders.
+        compile_mode: ``torch.compile`` the feature extraction of both encoders with
+            this mode (``"default"``, ``"reduce-overhead"`` for CUDA graphs, …);
+            ``None`` runs eagerly.
         memory_format: the encoder's block layout (``STGCN(memory_format=...)``).
     """
     torch.manual_seed(seed)
@@ -100,9 +102,9 @@ def build_step(
     elif case.variant != "library":
         raise ValueError(f"unknown variant {case.variant!r}; expected one of {VARIANTS}")
     model.to(device)
-    if compile_encoders:
+    if compile_mode is not None:
         for side in (model.encoder_q, model.encoder_k):
-            side.features = torch.compile(side.features)  # type: ignore[method-assign]
+            side.features = torch.compile(side.features, mode=compile_mode)  # type: ignore[method-assign]
     optimiser = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(case.batch, 3, case.frames, 25, 2, generator=generator)
