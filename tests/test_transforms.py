@@ -217,6 +217,18 @@ def test_dtype_and_device_preserved(dtype: torch.dtype) -> None:
         torch.testing.assert_close(out.double(), expected, rtol=tol, atol=tol * 5)
 
 
+def test_views_ignore_a_callers_autocast() -> None:
+    # Views drawn inside a training loop's autocast region keep full precision.
+    x = batch(8, t=20)
+    plain = AimCLRViews()(x, generator=gen(19))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        inside = AimCLRViews()(x, generator=gen(19))
+        single = extreme_view()(x, generator=gen(19))
+    for a, b in zip(plain, inside, strict=True):
+        assert b.dtype == torch.float32 and torch.equal(a, b)
+    assert torch.equal(single, extreme_view()(x, generator=gen(19)))
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_device_with_cpu_generator() -> None:
     x = batch(4, t=20).cuda()
