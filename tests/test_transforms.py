@@ -217,6 +217,18 @@ def test_dtype_and_device_preserved(dtype: torch.dtype) -> None:
         torch.testing.assert_close(out.double(), expected, rtol=tol, atol=tol * 5)
 
 
+def test_views_of_non_contiguous_input() -> None:
+    # Every frame of a longer recording, and a tensor stored (N, T, V, M, C).
+    strided = torch.randn(8, 3, 60, 25, 2, generator=gen(20))[:, :, ::2]
+    permuted = torch.randn(8, 30, 25, 2, 3, generator=gen(21)).permute(0, 4, 1, 2, 3)
+    for x in (strided, permuted):
+        assert not x.is_contiguous()
+        got = AimCLRViews()(x, generator=gen(22))
+        expected = AimCLRViews()(x.contiguous(), generator=gen(22))
+        for a, b in zip(got, expected, strict=True):
+            assert torch.equal(a, b)
+
+
 def test_views_ignore_a_callers_autocast() -> None:
     # Views drawn inside a training loop's autocast region keep full precision.
     x = batch(8, t=20)
