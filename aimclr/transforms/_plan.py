@@ -219,7 +219,7 @@ def _coordinate_maps(x: torch.Tensor, plans: Sequence[Plan], dtype: torch.dtype)
 
 @dataclass(frozen=True)
 class _Source:
-    """Where a plan's frames come from: ``rows (R, V·M)``, one row per frame.
+    """Where a plan's frames come from: ``rows (rows, V·M)``, one row per frame.
 
     Frame ``f`` of channel ``c`` of sample ``n`` is row
     ``start + n·per_sample + c·frames + f``.
