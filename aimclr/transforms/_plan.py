@@ -174,12 +174,18 @@ def _moved_joint_groups(index: torch.Tensor) -> list[tuple[torch.Tensor, torch.T
 _PACKED = {1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 
 
-def _permute_joints(y: torch.Tensor, index: torch.Tensor) -> None:
-    """Re-index the joints of ``y (N, C, T, V, M)`` in place by ``index (N, V)``."""
+def _permute_joints(
+    y: torch.Tensor, groups: list[tuple[torch.Tensor, torch.Tensor]]
+) -> None:
+    """Re-index the joints of ``y (N, C, T, V, M)`` in place, group by group.
+
+    ``groups`` are ``(samples (S,), permutation (V,))`` pairs from
+    :func:`_moved_joint_groups`.
+    """
     n, _, _, v, m = y.shape
     device = y.device
     packed = _PACKED.get(m * y.element_size())
-    for samples, perm in _moved_joint_groups(index):
+    for samples, perm in groups:
         samples, perm = samples.to(device), perm.to(device)
         flat = y.view(n, -1)
         sub = flat.index_select(0, samples)
@@ -210,7 +216,8 @@ def _coordinate_maps(x: torch.Tensor, plans: Sequence[Plan], dtype: torch.dtype)
     (identity where a plan has none) reads ``x`` once for all R results.
     """
     n, c, t, v, m = x.shape
-    eye = torch.eye(c, dtype=dtype, device=x.device).expand(n, c, c)
+    if any(p.matrix is None for p in plans):
+        eye = torch.eye(c, dtype=dtype, device=x.device).expand(n, c, c)
     matrices = [eye if p.matrix is None else p.matrix.to(x.device, dtype) for p in plans]
     stacked = matrices[0] if len(matrices) == 1 else torch.cat(matrices, dim=1)
     source = x.to(dtype).reshape(n, c, t * v * m)
@@ -256,18 +263,17 @@ def _gather_frames(source: _Source, plan: Plan, out: torch.Tensor) -> None:
     torch.index_select(source.rows, 0, rows, out=out.view(-1, source.rows.shape[1]))
 
 
-def _gather_frames_and_joints(
-    source: _Source, plan: Plan, joint_index: torch.Tensor, out: torch.Tensor
-) -> bool:
-    """As :func:`_gather_frames`, also re-indexing joints by ``joint_index (N, V)``.
+def _gather_frames_and_joints(source: _Source, plan: Plan, out: torch.Tensor) -> bool:
+    """As :func:`_gather_frames`, also re-indexing joints by the plan's ``joint_index``.
 
     One gather moves each joint's ``M`` values as a single integer, which beats a
-    frame gather plus a joint permutation. Returns False (nothing done) when ``M``
-    values do not fill a 1, 2, 4 or 8 byte integer.
+    frame gather plus a joint permutation. Returns False (nothing done) without a
+    joint index or when ``M`` values do not fill a 1, 2, 4 or 8 byte integer.
     """
     n, c, kept, v, m = out.shape
     packed = _PACKED.get(m * source.rows.element_size())
-    if packed is None:
+    joint_index = plan.joint_index
+    if packed is None or joint_index is None:
         return False
     words = source.rows.view(packed)  # one word per joint
     device = words.device
@@ -279,12 +285,6 @@ def _gather_frames_and_joints(
     torch.gather(flat, 2, element.expand(n, c, kept * v),
                  out=out.view(packed).view(n, c, kept * v))
     return True
-
-
-def _moved_joints(plan: Plan) -> torch.Tensor | None:
-    """The plan's joint index if it moves any joint of any sample, else None."""
-    index = plan.joint_index
-    return index if index is not None and _moved_joint_groups(index) else None
 
 
 def execute_many(
@@ -348,14 +348,14 @@ def _run(x: torch.Tensor, plans: Sequence[Plan], dtype: torch.dtype, target: tor
         rows = _coordinate_maps(x, plans, dtype).view(-1, v * m)
         sources = [_Source(rows, i * c * t, r * c * t, t) for i in range(r)]
     for plan, source, result in zip(plans, sources, target, strict=True):
-        joints = _moved_joints(plan)
+        index = plan.joint_index
+        groups = [] if index is None else _moved_joint_groups(index)
         if source is not None:
-            if joints is not None and _gather_frames_and_joints(source, plan, joints, result):
-                joints = None
+            if groups and _gather_frames_and_joints(source, plan, result):
+                groups = []
             else:
                 _gather_frames(source, plan, result)
-        if joints is not None:
-            _permute_joints(result, joints)
+        _permute_joints(result, groups)
         if plan.noise is not None and plan.noise_index is not None and plan.noise.shape[0]:
             result.index_add_(0, plan.noise_index.to(x.device), plan.noise.to(x.device, dtype))
         if plan.blur_index is not None and plan.blur_kernel is not None and plan.blur_index.numel():

@@ -11,7 +11,7 @@ import torch
 from aimclr._checks import check_probability
 from aimclr.errors import AimCLRError
 from aimclr.transforms._base import coin
-from aimclr.transforms._plan import NotFusable, Step, build_plan, execute, mask_steps
+from aimclr.transforms._plan import NotFusable, Plan, Step, build_plan, execute, mask_steps
 from aimclr.transforms.base import Transform
 
 __all__ = ["Compose", "RandomApply", "RandomApplyParams"]
@@ -69,19 +69,24 @@ class Compose(Transform[list[Any]]):
         self, x: torch.Tensor, params: list[Any], out: torch.Tensor | None = None
     ) -> torch.Tensor:
         """:meth:`Transform.apply`, fused into one plan when the steps allow it."""
-        if self.fuse:
-            try:
-                plan = build_plan(self.steps(params))
-            except NotFusable:
-                pass
-            else:
-                return execute(x, plan, out)
+        plan = self._fused_plan(params)
+        if plan is not None:
+            return execute(x, plan, out)
         y = x
         for t, p in zip(self.transforms, params, strict=True):
             y = t.apply(y, p)
         if out is not None:
             return out.copy_(y)
         return y if y is not x else y.clone()
+
+    def _fused_plan(self, params: list[Any]) -> Plan | None:
+        """The chain as one plan; None when fusing is off or the steps do not fold."""
+        if not self.fuse:
+            return None
+        try:
+            return build_plan(self.steps(params))
+        except NotFusable:
+            return None
 
     def __repr__(self) -> str:
         inner = "".join(f"\n    {t!r}," for t in self.transforms)

@@ -7,7 +7,6 @@ fused :class:`~aimclr.transforms.Compose`, so a batch is augmented in a few pass
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -15,7 +14,7 @@ import torch
 from aimclr.errors import AimCLRError
 from aimclr.graph import SkeletonLayout
 from aimclr.transforms._base import as_batch, check_skeleton
-from aimclr.transforms._plan import NotFusable, Plan, build_plan, execute_many
+from aimclr.transforms._plan import execute_many
 from aimclr.transforms.base import Transform
 from aimclr.transforms.compose import Compose
 from aimclr.transforms.noise import GaussianBlur, GaussianNoise
@@ -112,14 +111,6 @@ def extreme_view(
     return Compose(head + [parts[ch] for ch in order])
 
 
-def _fused_plans(views: Sequence[Compose], params: Sequence[Any]) -> list[Plan] | None:
-    """One plan per view, or None when a view's chain cannot be fused."""
-    try:
-        return [build_plan(view.steps(p)) for view, p in zip(views, params, strict=True)]
-    except NotFusable:
-        return None
-
-
 class AimCLRViews:
     """The three views of AimCLR pre-training: ``(extreme, normal, normal)``.
 
@@ -174,12 +165,13 @@ class AimCLRViews:
         # ops cheaper (only ``out`` must be a normal tensor).
         with torch.inference_mode():
             params = [view.sample_params(xb, generator=generator) for view in views]
-            plans = _fused_plans(views, params) if self.extreme.fuse else None
-            if plans is None:
+            plans = [view._fused_plan(p) for view, p in zip(views, params, strict=True)]
+            fused = [plan for plan in plans if plan is not None]
+            if len(fused) == len(views):
+                execute_many(xb, fused, out)  # one coordinate-map product for all three
+            else:
                 for view, p, target in zip(views, params, out, strict=True):
                     view.apply(xb, p, out=target)
-            else:
-                execute_many(xb, plans, out)  # one coordinate-map product for all three
         extreme, normal_1, normal_2 = out[:, 0] if single else out
         return extreme, normal_1, normal_2
 
