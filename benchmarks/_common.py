@@ -45,11 +45,11 @@ def count_flops(fn: Callable[[], object]) -> int:
 
 
 def sgemm_case(
-    size: int = SGEMM_SIZE, dtype: torch.dtype = torch.float32
+    size: int = SGEMM_SIZE, dtype: torch.dtype = torch.float32, device: str = "cpu"
 ) -> tuple[Callable[[], object], int]:
     """A ``size``³ matmul (float32 unless ``dtype``) and its FLOPs: the reference rate."""
-    a = torch.randn(size, size, dtype=dtype)
-    b = torch.randn(size, size, dtype=dtype)
+    a = torch.randn(size, size, dtype=dtype, device=device)
+    b = torch.randn(size, size, dtype=dtype, device=device)
 
     def sgemm() -> None:
         torch.mm(a, b)

@@ -37,7 +37,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import count_flops, markdown_table, median_seconds
+from _common import count_flops, markdown_table, median_seconds, sgemm_case
 from bench_encoder import encoder_cases
 from bench_step import Case, build_step
 
@@ -63,10 +63,8 @@ def matmul_cases() -> tuple[dict[str, Callable[[], None]], dict[str, int]]:
     """8192³ matmuls in float32 and bfloat16, and their FLOPs."""
     cases, flops = {}, {}
     for name, dtype in (("matmul fp32", torch.float32), ("matmul bf16", torch.bfloat16)):
-        a = torch.randn(MATMUL_SIZE, MATMUL_SIZE, device="cuda", dtype=dtype)
-        b = torch.randn(MATMUL_SIZE, MATMUL_SIZE, device="cuda", dtype=dtype)
-        cases[name] = synchronised(lambda a=a, b=b: a @ b)
-        flops[name] = 2 * MATMUL_SIZE**3
+        matmul, flops[name] = sgemm_case(MATMUL_SIZE, dtype, device="cuda")
+        cases[name] = synchronised(matmul)
     return cases, flops
 
 
