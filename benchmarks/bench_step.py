@@ -103,8 +103,7 @@ def build_step(
         raise ValueError(f"unknown variant {case.variant!r}; expected one of {VARIANTS}")
     model.to(device)
     if compile_mode is not None:
-        for side in (model.encoder_q, model.encoder_k):
-            side.features = torch.compile(side.features, mode=compile_mode)  # type: ignore[method-assign]
+        model.compile_features(mode=compile_mode)
     optimiser = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(case.batch, 3, case.frames, 25, 2, generator=generator)

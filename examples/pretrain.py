@@ -265,17 +265,6 @@ def build_encoder(args: argparse.Namespace) -> STGCN:
                  dropout=args.dropout)
 
 
-def compile_encoders(core: AimCLR, mode: str) -> None:
-    """``torch.compile`` both encoders' ``features`` (the backbone; compiled on first use).
-
-    Only the backbone is compiled: it is most of the step's work and traces as one
-    graph, while the losses, the queue and EADM stay eager. The weights and the
-    checkpoint format do not change.
-    """
-    for encoder in (cast(STGCN, core.encoder_q), cast(STGCN, core.encoder_k)):
-        encoder.features = torch.compile(encoder.features, mode=mode)  # type: ignore[method-assign]
-
-
 def build_model(args: argparse.Namespace) -> AimCLR:
     return AimCLR.preset(
         args.preset,
@@ -419,7 +408,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         start_epoch = int(state["epoch"]) + 1
         log.info(f"resumed from {checkpoint_path} after epoch {start_epoch - 1}")
     if args.compile != "off":
-        compile_encoders(core, args.compile)
+        core.compile_features(mode=args.compile)
     model: nn.Module = core
     if runtime.world_size > 1:
         model = DistributedDataParallel(

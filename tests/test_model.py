@@ -405,6 +405,24 @@ def test_sync_key_encoder_copies_the_query_side() -> None:
         assert torch.equal(q, k)
 
 
+def test_compile_features_wraps_only_the_backbones() -> None:
+    # Compiling is lazy (it happens at the first call, which needs minutes on a CPU),
+    # so this checks the wiring: both encoders' features, nothing in the state dict.
+    model = tiny()
+    keys = set(model.state_dict())
+    originals = [model.encoder_q.features, model.encoder_k.features]
+    model.compile_features(mode="reduce-overhead")
+    for encoder, original in zip((model.encoder_q, model.encoder_k), originals, strict=True):
+        assert encoder.features._torchdynamo_orig_callable == original
+    assert set(model.state_dict()) == keys
+
+
+def test_compile_features_needs_a_feature_path() -> None:
+    model = AimCLR.skeletonclr(FlatEncoder(8), encoder_dim=6, feature_dim=4, queue_size=8)
+    with pytest.raises(AimCLRError, match=r"features\(\) and pool\(\)"):
+        model.compile_features()
+
+
 def test_autocast_dtype_follows_the_active_autocast() -> None:
     assert autocast_dtype("cpu") is None
     with torch.autocast("cpu", dtype=torch.bfloat16):
