@@ -30,6 +30,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +40,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import count_flops, markdown_table, median_seconds, sgemm_case
 from bench_encoder import encoder_cases
-from bench_step import Case, build_step
+from bench_step import PRECISIONS, Case, build_step
 
 from aimclr.nn.stgcn import MemoryFormat
 from aimclr.transforms import AimCLRViews
 
 MATMUL_SIZE = 8192
 SECTIONS = ("transforms", "encoder", "batch", "layout", "frames", "queue")
-PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16}
 
 
 def synchronised(fn: Callable[[], object]) -> Callable[[], None]:
@@ -133,13 +133,14 @@ def peak_memory_mib(step: Callable[[], None]) -> float:
 StepCase = tuple[Case, str, MemoryFormat]
 """A step shape, a mode (a key of :data:`MODES`) and the encoder layout."""
 
-MODES: dict[str, tuple[torch.dtype | None, str | None]] = {
-    "fp32": (None, None),
-    "bf16": (torch.bfloat16, None),
-    "bf16+compile": (torch.bfloat16, "default"),
-    "bf16+graphs": (torch.bfloat16, "reduce-overhead"),
+MODES: dict[str, tuple[str, str | None]] = {
+    "fp32": ("fp32", None),
+    "bf16": ("bf16", None),
+    "bf16+compile": ("bf16", "default"),
+    "bf16+graphs": ("bf16", "reduce-overhead"),
 }
-"""Step modes: autocast dtype and ``torch.compile`` mode of the encoders' features."""
+"""Step modes: precision (a key of ``PRECISIONS``) and ``torch.compile`` mode of the
+encoders' features."""
 
 
 def step_rows(cases: list[StepCase], repeats: int) -> list[dict[str, Any]]:
@@ -150,11 +151,11 @@ def step_rows(cases: list[StepCase], repeats: int) -> list[dict[str, Any]]:
     compile_seconds: dict[str, float] = {}
     for case, mode, memory_format in cases:
         label = f"{case.label} {mode} {memory_format}"
-        dtype, compile_mode = MODES[mode]
-        fp32_eager = build_step(case, device="cuda")
+        precision, compile_mode = MODES[mode]
+        fp32_eager = build_step(replace(case, precision="fp32"), device="cuda")
         flops[label] = count_flops(fp32_eager)
         del fp32_eager
-        step = synchronised(build_step(case, device="cuda", amp_dtype=dtype,
+        step = synchronised(build_step(replace(case, precision=precision), device="cuda",
                                        compile_mode=compile_mode,
                                        memory_format=memory_format))  # fmt: skip
         start = time.perf_counter()
@@ -169,7 +170,7 @@ def step_rows(cases: list[StepCase], repeats: int) -> list[dict[str, Any]]:
     for case, mode, memory_format in cases:
         label = f"{case.label} {mode} {memory_format}"
         rate = flops[label] / seconds[label] / 1e9
-        precision = "bf16" if mode.startswith("bf16") else "fp32"
+        precision = MODES[mode][0]
         rows.append({"mode": mode, "memory_format": memory_format, "batch": case.batch,
                      "frames": case.frames,
                      "queue": case.queue, "ms_per_step": seconds[label] * 1e3,

@@ -12,7 +12,7 @@ only the step is timed.
   timed round-robin with the same cases.
 * ``straightforward``: the step before its optimisation (``_baseline.py``), timed
   interleaved with the library's path.
-* ``amp=bf16``: the same step under CPU bfloat16 autocast (oneDNN uses AMX or AVX-512
+* precision ``bf16``: the same step under CPU bfloat16 autocast (oneDNN uses AMX or AVX-512
   BF16 where the CPU has them). Its "% bf16 gemm" compares with a bfloat16 2048³
   matmul timed in the same group; "% sgemm" still compares with the float32 one.
 * Allocator: the process calls :func:`aimclr.cpu.retain_freed_memory` first (as the
@@ -51,7 +51,8 @@ from aimclr.nn.stgcn import MemoryFormat
 from aimclr.transforms import AimCLRViews
 
 VARIANTS = ("library", "straightforward")
-AMP_DTYPES: dict[str, torch.dtype | None] = {"off": None, "bf16": torch.bfloat16}
+PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16}
+"""Step precisions: the autocast dtype of the forward pass (None: full float32)."""
 
 
 @dataclass(frozen=True)
@@ -62,28 +63,26 @@ class Case:
     frames: int = 50
     queue: int = 32768
     variant: str = "library"
-    amp: str = "off"  # "off" or "bf16" (CPU autocast)
+    precision: str = "fp32"  # a key of PRECISIONS
 
     @property
     def label(self) -> str:
-        return f"N={self.batch} T={self.frames} K={self.queue} {self.variant} amp={self.amp}"
+        return f"N={self.batch} T={self.frames} K={self.queue} {self.variant} {self.precision}"
 
 
 def build_step(
     case: Case,
     seed: int = 0,
     device: str = "cpu",
-    amp_dtype: torch.dtype | None = None,
     compile_mode: str | None = None,
     memory_format: MemoryFormat = "auto",
 ) -> Callable[[], None]:
     """A closure running one training step of ``case`` on precomputed views.
 
     Args:
-        case: batch, frames, queue size and variant.
+        case: batch, frames, queue size, variant and precision.
         seed: seed of the weights, the queue and the input.
         device: where the model, the views and the step live.
-        amp_dtype: autocast dtype of the forward pass (``None``: full precision).
         compile_mode: ``torch.compile`` the feature extraction of both encoders with
             this mode (``"default"``, ``"reduce-overhead"`` for CUDA graphs, …);
             ``None`` runs eagerly.
@@ -111,8 +110,7 @@ def build_step(
     views = tuple(view.to(device) for view in AimCLRViews()(x, generator=generator))
     epoch = model.mining_epoch + 1  # stage 2: NNM, D3M and EADM all active
     device_type = torch.device(device).type
-    if amp_dtype is None:
-        amp_dtype = AMP_DTYPES[case.amp]
+    amp_dtype = PRECISIONS[case.precision]
 
     def step() -> None:
         with torch.autocast(device_type, amp_dtype, enabled=amp_dtype is not None):
@@ -161,7 +159,7 @@ def measure(cases: list[Case], repeats: int, warmup: int, memory: bool) -> list[
     steps = {case.label: build_step(case) for case in cases}
     sgemm, sgemm_flops = sgemm_case()
     references = {"sgemm": sgemm}
-    if any(case.amp == "bf16" for case in cases):
+    if any(case.precision == "bf16" for case in cases):
         references["bf16 gemm"] = sgemm_case(dtype=torch.bfloat16)[0]
     flops = {label: count_flops(step) for label, step in steps.items()}
     seconds = median_seconds({**steps, **references}, repeats, warmup)
@@ -180,7 +178,8 @@ def measure(cases: list[Case], repeats: int, warmup: int, memory: bool) -> list[
             "sgemm_gflop_per_s": sgemm_rate,
             "pct_of_sgemm": 100 * rate / sgemm_rate,
             "bf16_gemm_gflop_per_s": bf16_rate,
-            "pct_of_bf16_gemm": 100 * rate / bf16_rate if case.amp == "bf16" else float("nan"),
+            "pct_of_bf16_gemm": (100 * rate / bf16_rate if case.precision == "bf16"
+                                 else float("nan")),
             "peak_rss_mib": peak_memory_mib(case) if memory else float("nan"),
         })  # fmt: skip
     return rows
@@ -213,7 +212,7 @@ def run(quick: bool, allocator_retained: bool = True) -> dict[str, list[dict[str
         "frames": [Case(frames=t) for t in ((25, 50) if quick else (25, 50, 100))],
         "queue": [Case(queue=k) for k in ((4096, 32768) if quick else (4096, 32768, 131072))],
         # bfloat16 autocast (AMX / AVX-512 BF16 where the CPU has them) next to float32.
-        "precision": [Case(variant=v, amp=a) for v in VARIANTS for a in AMP_DTYPES],
+        "precision": [Case(variant=v, precision=p) for v in VARIANTS for p in PRECISIONS],
     }
     results = {}
     for name, cases in groups.items():
@@ -226,16 +225,16 @@ def run(quick: bool, allocator_retained: bool = True) -> dict[str, list[dict[str
     return results
 
 
-STEP_HEADERS = ("variant", "amp", "N", "T", "K", "s/step", "samples/s", "GFLOP/step",
+STEP_HEADERS = ("variant", "precision", "N", "T", "K", "s/step", "samples/s", "GFLOP/step",
                 "GFLOP/s", "% sgemm", "% bf16 gemm", "peak RSS MiB")  # fmt: skip
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     """Markdown table of step rows."""
     return markdown_table(STEP_HEADERS, [
-        (r["variant"], r.get("amp", "off"), r["batch"], r["frames"], r["queue"],
+        (r["variant"], r["precision"], r["batch"], r["frames"], r["queue"],
          r["s_per_step"], r["samples_per_s"], r["gflop_per_step"], r["gflop_per_s"],
-         r["pct_of_sgemm"], r.get("pct_of_bf16_gemm", float("nan")), r["peak_rss_mib"])
+         r["pct_of_sgemm"], r["pct_of_bf16_gemm"], r["peak_rss_mib"])
         for r in rows
     ])  # fmt: skip
 
