@@ -6,7 +6,8 @@ up to ~15 minutes without, on 2 threads of an idle CPU). Writes Markdown to stdo
 
 1. transforms: batched versus per-sample view triples (``bench_transforms.py``, run as
    a subprocess; its printed lines are quoted as they are);
-2. encoder: forward and forward + backward of the ST-GCN (``bench_encoder.py``);
+2. encoder: forward and forward + backward of the ST-GCN, in total and per block
+   (``bench_encoder.py``);
 3. the pre-training step at several batch sizes (library path versus the
    straightforward one), frame counts ``T``, queue sizes ``K`` and in bfloat16 autocast
    (``bench_step.py``).
@@ -87,6 +88,9 @@ def main() -> None:
     raw["encoder"] = bench_encoder.run(batch=32, repeats=3 if args.quick else 7)
     sections += ["## Encoder (batch 32, input (32, 3, 50, 25, 2))",
                  bench_encoder.table(raw["encoder"])]  # fmt: skip
+    raw["encoder_blocks"] = bench_encoder.run_blocks(batch=32, repeats=3 if args.quick else 7)
+    sections += ["## Encoder per block (training mode, batch 32; % of time: of the ten blocks' "
+                 "fwd+bwd)", bench_encoder.block_table(raw["encoder_blocks"])]  # fmt: skip
 
     raw["step"] = bench_step.run(args.quick, retained)
     titles = {
