@@ -6,6 +6,11 @@ pre-training data loader produces per sample: one extreme and two normal views
 128 ``(3, 50, 25, 2)`` float32 samples at once; the per-sample path applies the same
 transforms to one sample at a time and stacks the results (the data-loader way).
 Both run after :func:`aimclr.cpu.retain_freed_memory` unless ``--default-allocator``.
+
+When the extreme view adds noise, a last line times the noise draw alone: ``normal_`` for
+the values of half the batch (the expected share with p = 0.5) from a CPU
+``torch.Generator``, whose Mersenne Twister runs on one thread. It is part of every
+batched call and the one cost there that a second thread cannot share.
 """
 
 from __future__ import annotations
@@ -70,6 +75,11 @@ def main() -> None:
     print(f"per-sample : {args.batch / t_single:10.0f} triples/s  ({t_single * 1e3:.2f} ms per "
           f"batch) [{args.batch / best_single:.0f}/s]")
     print(f"ratio      : {t_single / t_batched:10.1f} x  [best {best_single / best_batched:.1f} x]")
+    if args.codes is None or "3" in args.codes:  # "3": GaussianNoise
+        noise = torch.empty(args.batch // 2, 3, 50, 25, 2)
+        t_noise, _ = _seconds(lambda: noise.normal_(0.0, 0.01, generator=g), args.repeats, 20)
+        print(f"noise draw : {t_noise * 1e3:10.2f} ms alone ({noise.numel()} normal values, "
+              f"serial CPU generator; {100 * t_noise / t_batched:.0f} % of a batched call)")
 
 
 if __name__ == "__main__":
