@@ -86,6 +86,10 @@ def to_stream(
         stream: ``"joint"`` (``x`` itself), ``"bone"`` or ``"motion"``.
         layout: the skeleton, used by the bone stream.
 
+    Returns:
+        Tensor of the shape, device and dtype of ``x``: ``(N, C, T, V, M)`` or
+        ``(C, T, V, M)``. For ``"joint"`` this is ``x`` itself, not a copy.
+
     Raises:
         AimCLRError: unknown stream name, or bad ``x`` (see :func:`to_bone`).
     """

@@ -108,9 +108,24 @@ class RaggedSkeletons:
     ) -> RaggedSkeletons:
         """Concatenate a list of ``(T_i, V, C)`` (or ``(T_i, M, V, C)``) sequences.
 
+        Args:
+            sequences: ``N`` floating arrays ``(T_i, V, C)`` or ``(T_i, M, V, C)``;
+                ``T_i`` may differ, ``V``, ``C`` (and ``M``) must not.
+            labels: ``(N,)`` integer class indices, ``>= 0``.
+            class_names: class names (may be empty).
+            styles: ``(N,)`` integer style index per sequence, or ``None``.
+            style_names: style names (may be empty).
+            subjects: ``(N,)`` integer performer id per sequence, or ``None``.
+
+        Returns:
+            The collection: ``data`` ``(F, V, C)`` (or ``(F, M, V, C)``) with
+            ``F = sum(T_i)``, in the sequences' dtype (promoted if they differ);
+            ``offsets`` ``(N + 1,)``; the integer fields stored as ``int64``.
+
         Raises:
-            AimCLRError: empty list, sequences whose non-time axes differ, or a
-                label count other than the number of sequences.
+            AimCLRError: empty list, sequences whose non-time axes differ,
+                non-floating sequences, a ``labels``, ``styles`` or ``subjects``
+                count other than ``N``, or a negative label.
 
         Example:
             >>> seqs = [np.zeros((5, 25, 3)), np.zeros((8, 25, 3))]
@@ -300,6 +315,10 @@ def style_indices(skeletons: RaggedSkeletons, styles: Iterable[str | int]) -> np
         skeletons: a collection with ``styles``.
         styles: style names (looked up in ``style_names``) or style indices.
 
+    Returns:
+        ``(N_s,)`` ``np.intp`` (int64 on 64-bit platforms) indices into
+        ``skeletons``, ascending; ``N_s`` is the number of matching sequences.
+
     Raises:
         AimCLRError: the collection has no styles, or an unknown style name/index.
 
@@ -338,7 +357,10 @@ def split_by_style(
     A cross-style protocol: the model never sees the held-out styles in training.
 
     Returns:
-        ``(train_indices, test_indices)``, each sorted.
+        ``(train_indices, test_indices)``: ``(N_train,)`` and ``(N_test,)``
+        ``np.intp`` (int64 on 64-bit platforms) indices into ``skeletons``, each
+        ascending, disjoint, together ``N``; ``test_indices`` is
+        :func:`style_indices` of ``test_styles``.
 
     Raises:
         AimCLRError: see :func:`style_indices`.

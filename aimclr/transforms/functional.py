@@ -148,7 +148,8 @@ def shear(x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
         matrix: ``(N, 3, 3)`` (or ``(3, 3)``), e.g. from :func:`shear_matrix`.
 
     Returns:
-        The sheared tensor (zeros stay zero).
+        The sheared tensor, of the shape, device and dtype of ``x``:
+        ``(N, 3, T, V, M)`` or ``(3, T, V, M)``. Zeros stay zero.
 
     Raises:
         AimCLRError: bad layout, ``C != 3`` or a matrix of the wrong shape.
@@ -173,7 +174,8 @@ def rotate(x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
         matrix: ``(N, 3, 3)`` (or ``(3, 3)``), e.g. from :func:`rotation_matrix`.
 
     Returns:
-        The rotated tensor.
+        The rotated tensor, of the shape, device and dtype of ``x``:
+        ``(N, 3, T, V, M)`` or ``(3, T, V, M)``.
 
     Raises:
         AimCLRError: bad layout, ``C != 3`` or a matrix of the wrong shape.
