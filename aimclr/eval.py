@@ -27,6 +27,7 @@ Accuracies are fractions in ``[0, 1]``. Data arguments accept a dataset of
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
@@ -66,6 +67,65 @@ def _module_device(module: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
+def _float_dtype(module: nn.Module) -> torch.dtype:
+    """The dtype inputs must have for ``module``: its first floating parameter's, else float32."""
+    for param in module.parameters():
+        if param.is_floating_point():
+            return param.dtype
+    return torch.float32
+
+
+def _training_modes(module: nn.Module) -> dict[nn.Module, bool]:
+    """The train/eval flag of every submodule, for :func:`_restore_modes`."""
+    return {m: m.training for m in module.modules()}
+
+
+def _restore_modes(modes: dict[nn.Module, bool]) -> None:
+    # Set the flags directly: ``train(mode)`` recurses and would flatten mixed modes
+    # (e.g. a BatchNorm the caller froze in eval mode inside a training model).
+    for m, mode in modes.items():
+        m.training = mode
+
+
+def _check_labels(labels: torch.Tensor, num_classes: int | None, name: str) -> None:
+    """Raise unless ``labels`` are integer (not bool) classes in ``[0, num_classes)``.
+
+    ``num_classes=None`` checks the dtype and ``labels >= 0`` only.
+    """
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise AimCLRError(f"{name} must be integer class indices, got {describe(labels)}")
+    if labels.numel() == 0:
+        return
+    low, high = int(labels.min()), int(labels.max())
+    if low < 0 or (num_classes is not None and high >= num_classes):
+        bound = "be >= 0" if num_classes is None else f"lie in [0, num_classes = {num_classes})"
+        raise AimCLRError(
+            f"{name} must {bound}, got values in [{low}, {high}] ({describe(labels)})"
+        )
+
+
+def _check_samples(data: Dataset[Any], name: str, num_classes: int) -> None:
+    """Check ``x`` is floating and labels are valid classes before any training.
+
+    All labels are checked when they are at hand (tensor data, or a dataset with a
+    ``labels`` tensor); otherwise the first sample here, and :func:`_fit` and
+    :func:`_predict` check every batch as it is read.
+    """
+    sample = data[0]  # once: a transform may be random or slow
+    x, y = torch.as_tensor(sample[0]), sample[1]
+    if not x.is_floating_point():
+        raise AimCLRError(
+            f"{name} x must be a floating tensor (N, C, T, V, M), got samples of {describe(x)}"
+        )
+    if isinstance(data, TensorDataset) and len(data.tensors) == 2:
+        labels = data.tensors[1]
+    elif isinstance(getattr(data, "labels", None), torch.Tensor):
+        labels = data.labels  # type: ignore[attr-defined]
+    else:
+        labels = torch.as_tensor(y).reshape(-1)
+    _check_labels(labels, num_classes, f"{name} labels (N,)")
+
+
 def _as_dataset(data: Data, name: str) -> Dataset[Any]:
     if isinstance(data, tuple):
         if len(data) != 2 or not all(isinstance(t, torch.Tensor) for t in data):
@@ -99,7 +159,9 @@ def extract_features(
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Run ``encoder`` over a data set in eval mode without gradients.
 
-    The encoder is switched to eval mode for the pass and restored afterwards.
+    The encoder is switched to eval mode for the pass and the mode of each of its
+    submodules restored afterwards. Inputs are cast to the dtype of the encoder's
+    floating parameters (float32 for an encoder without any).
 
     Args:
         encoder: any module mapping ``(B, C, T, V, M)`` to ``(B, D)``.
@@ -142,14 +204,15 @@ def extract_features(
         batches = DataLoader(dataset, batch_size=batch_size, shuffle=False)
     else:
         batches = data
-    was_training = encoder.training
+    dtype = _float_dtype(encoder)
+    modes = _training_modes(encoder)
     encoder.eval()
     feats: list[torch.Tensor] = []
     targets: list[torch.Tensor] = []
     try:
         for batch in batches:
             x, y = batch[0], batch[1]
-            out = encoder(x.to(device, torch.float32))
+            out = encoder(x.to(device, dtype))
             if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != len(x):
                 got = describe(out) if isinstance(out, torch.Tensor) else type(out).__name__
                 raise AimCLRError(
@@ -160,7 +223,7 @@ def extract_features(
             if y is not None:
                 targets.append(torch.as_tensor(y).to(device, torch.long))
     finally:
-        encoder.train(was_training)
+        _restore_modes(modes)
     if not feats:
         raise AimCLRError("data is empty; at least one sample is needed")
     if isinstance(data, torch.Tensor):
@@ -186,7 +249,9 @@ def _check_knn_inputs(
             f"train_feats (N_train, D) and test_feats (N_test, D) must share D, got "
             f"{tuple(train_feats.shape)} and {tuple(test_feats.shape)}"
         )
-    if train_labels.shape != (train_feats.shape[0],) or train_labels.is_floating_point():
+    if train_labels.shape != (train_feats.shape[0],) or train_labels.is_floating_point() or (
+        train_labels.is_complex() or train_labels.dtype == torch.bool
+    ):
         raise AimCLRError(
             f"train_labels must be integer (N_train,) = ({train_feats.shape[0]},), got "
             f"{describe(train_labels)}"
@@ -211,39 +276,40 @@ def knn_scores(
     of highest cosine similarity ``s`` vote for their class with weight
     ``exp(s / temperature)``. ``k`` larger than ``N_train`` is clipped to
     ``N_train`` (small labelled sets would otherwise fail). Test rows are processed
-    ``chunk_size`` at a time, so memory is ``O(chunk_size * N_train)``.
+    ``chunk_size`` at a time, so memory is ``O(chunk_size * N_train)``. The votes are
+    computed in float32, or float64 if either feature tensor is float64: half
+    precision would overflow (one vote reaches ``exp(1 / 0.1) = 2.2e4``).
 
     Args:
         train_feats: ``(N_train, D)``.
         train_labels: ``(N_train,)`` integer classes.
-        test_feats: ``(N_test, D)``.
+        test_feats: ``(N_test, D)``; its floating dtype may differ from ``train_feats``'.
         k: neighbours that vote (``1`` = nearest neighbour).
         temperature: ``tau > 0`` of the vote weights.
         num_classes: ``K``; ``None`` uses ``max(train_labels) + 1``.
         chunk_size: test rows per similarity block.
 
     Returns:
-        ``(N_test, K)`` summed vote weights.
+        ``(N_test, K)`` summed vote weights (float32, or float64).
 
     Raises:
         AimCLRError: shape mismatches, empty training set, ``k < 1``,
-            non-positive temperature, or labels outside ``[0, K)``.
+            non-positive temperature, or labels not integers in ``[0, K)``.
     """
     _check_knn_inputs(train_feats, train_labels, test_feats, k, temperature)
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise AimCLRError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
-    top_label = int(train_labels.max())
-    num_classes = top_label + 1 if num_classes is None else num_classes
-    if int(train_labels.min()) < 0 or top_label >= num_classes:
-        raise AimCLRError(
-            f"train_labels must lie in [0, num_classes = {num_classes}), got "
-            f"[{int(train_labels.min())}, {top_label}]"
-        )
+    num_classes = int(train_labels.max()) + 1 if num_classes is None else num_classes
+    _check_labels(train_labels, num_classes, "train_labels (N_train,)")
     k = min(k, train_feats.shape[0])
-    bank = nn.functional.normalize(train_feats, dim=1)
+    # One vote reaches exp(1 / 0.1) = 2.2e4: sums overflow float16 (max 65504) and
+    # bfloat16 rounds them coarsely, so vote in float32 at least (float64 stays).
+    dtype = torch.promote_types(torch.promote_types(train_feats.dtype, test_feats.dtype),
+                                torch.float32)
+    bank = nn.functional.normalize(train_feats.to(dtype), dim=1)
     labels = train_labels.to(bank.device)
     out = []
-    for query in torch.split(test_feats.to(bank.device), chunk_size):
+    for query in torch.split(test_feats.to(bank.device, dtype), chunk_size):
         sim = nn.functional.normalize(query, dim=1) @ bank.T  # (B, N_train)
         top_sim, top_idx = sim.topk(k, dim=1)  # (B, k)
         weights = (top_sim / temperature).exp()
@@ -264,6 +330,21 @@ def knn_predict(
     chunk_size: int = 1024,
 ) -> torch.Tensor:
     """Predicted class ``(N_test,)`` of :func:`knn_scores` (ties: lowest class).
+
+    Args:
+        train_feats: ``(N_train, D)``.
+        train_labels: ``(N_train,)`` integer classes.
+        test_feats: ``(N_test, D)``.
+        k: neighbours that vote (``1`` = nearest neighbour).
+        temperature: ``tau > 0`` of the vote weights.
+        num_classes: ``K``; ``None`` uses ``max(train_labels) + 1``.
+        chunk_size: test rows per similarity block.
+
+    Returns:
+        ``(N_test,)`` int64 classes in ``[0, K)``.
+
+    Raises:
+        AimCLRError: see :func:`knn_scores`.
 
     Example:
         >>> train = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
@@ -286,12 +367,29 @@ def knn_accuracy(
     num_classes: int | None = None,
     chunk_size: int = 1024,
 ) -> float:
-    """Top-1 accuracy in ``[0, 1]`` of :func:`knn_predict` on ``test_labels (N_test,)``."""
+    """Top-1 accuracy in ``[0, 1]`` of :func:`knn_predict`.
+
+    Args:
+        train_feats: ``(N_train, D)``.
+        train_labels: ``(N_train,)`` integer classes.
+        test_feats: ``(N_test, D)`` with ``N_test >= 1``.
+        test_labels: ``(N_test,)`` integer classes, in ``[0, num_classes)`` when
+            ``num_classes`` is given (without it a test class absent from the
+            training set is allowed: it is never predicted).
+        k: neighbours that vote (``1`` = nearest neighbour).
+        temperature: ``tau > 0`` of the vote weights.
+        num_classes: ``K``; ``None`` uses ``max(train_labels) + 1``.
+        chunk_size: test rows per similarity block.
+
+    Raises:
+        AimCLRError: bad test labels or see :func:`knn_scores`.
+    """
     if test_labels.shape != (test_feats.shape[0],) or test_feats.shape[0] == 0:
         raise AimCLRError(
             f"test_labels must be (N_test,) with N_test = {test_feats.shape[0]} >= 1, got "
             f"{describe(test_labels)}"
         )
+    _check_labels(test_labels, num_classes, "test_labels (N_test,)")
     pred = knn_predict(train_feats, train_labels, test_feats, k, temperature, num_classes,
                        chunk_size)
     return float((pred == test_labels.to(pred.device)).float().mean())
@@ -304,11 +402,12 @@ def topk_accuracy(
 
     Args:
         scores: ``(N, K)`` class scores (logits or probabilities).
-        labels: ``(N,)`` true classes.
-        k: the ``k`` values, each in ``[1, K]``.
+        labels: ``(N,)`` true classes, integers in ``[0, K)``.
+        k: the ``k`` values (at least one), each in ``[1, K]``.
 
     Raises:
-        AimCLRError: shape mismatch, empty input or ``k`` outside ``[1, K]``.
+        AimCLRError: shape mismatch, empty input, labels not integers in ``[0, K)``,
+            or ``k`` empty or outside ``[1, K]``.
 
     Example:
         >>> scores = torch.tensor([[0.1, 0.7, 0.2], [0.5, 0.1, 0.4]])
@@ -321,6 +420,9 @@ def topk_accuracy(
             f"labels {describe(labels)}"
         )
     num_classes = scores.shape[1]
+    _check_labels(labels, num_classes, "labels (N,)")
+    if len(k) == 0:
+        raise AimCLRError(f"k must hold at least one value in [1, K = {num_classes}], got {k!r}")
     bad = [kk for kk in k if not 1 <= kk <= num_classes]
     if bad:
         raise AimCLRError(f"every k must lie in [1, K = {num_classes}], got {list(k)}")
@@ -420,7 +522,19 @@ class EncoderClassifier(nn.Module):
 
 
 class LinearProbe(EncoderClassifier):
-    """Frozen encoder in eval mode plus a trainable linear layer (linear evaluation)."""
+    """Frozen encoder in eval mode plus a trainable linear layer (linear evaluation).
+
+    The encoder's parameters get ``requires_grad=False`` and its forward runs without
+    gradients, so only ``fc`` can train (:func:`finetune` refuses this model).
+
+    Args:
+        encoder: module mapping ``(N, C, T, V, M)`` to pooled features ``(N, D)``.
+        feature_dim: ``D``.
+        num_classes: ``K``.
+
+    Shapes:
+        ``forward``: ``(N, C, T, V, M)`` -> logits ``(N, K)``.
+    """
 
     def __init__(self, encoder: nn.Module, feature_dim: int, num_classes: int) -> None:
         super().__init__(encoder, feature_dim, num_classes, freeze_encoder=True,
@@ -465,17 +579,44 @@ def _check_schedule(epochs: int, batch_size: int, eval_every: int, lr: float) ->
     check_positive(lr, "lr")
 
 
+def _batch(x: Any, y: Any, device: torch.device, dtype: torch.dtype,
+           name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """A loaded batch on ``device``, ``x`` cast to the model's dtype (floating input only)."""
+    x, y = torch.as_tensor(x), torch.as_tensor(y)
+    if not x.is_floating_point():
+        raise AimCLRError(f"{name} x must be a floating tensor, got a batch of {describe(x)}")
+    return x.to(device, dtype), y.to(device)
+
+
 @torch.no_grad()
-def _predict(model: nn.Module, data: Dataset[Any], device: torch.device,
+def _predict(model: nn.Module, data: Dataset[Any], device: torch.device, dtype: torch.dtype,
              batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    was_training = model.training
+    modes = _training_modes(model)
     model.eval()
     scores, labels = [], []
-    for x, y in DataLoader(data, batch_size=batch_size, shuffle=False):
-        scores.append(model(x.to(device)))
-        labels.append(torch.as_tensor(y).to(device, torch.long))
-    model.train(was_training)
+    try:
+        for x, y in DataLoader(data, batch_size=batch_size, shuffle=False):
+            x, y = _batch(x, y, device, dtype, "test_data")
+            scores.append(model(x))
+            _check_labels(y, scores[-1].shape[1], "test labels (N,)")
+            labels.append(y.long())
+    finally:
+        _restore_modes(modes)
     return torch.cat(scores), torch.cat(labels)
+
+
+@torch.no_grad()
+def _init_linear(layer: nn.Linear, generator: torch.Generator) -> None:
+    """``nn.Linear``'s default initialisation, drawn from ``generator``.
+
+    ``kaiming_uniform_(a=sqrt(5))`` of the weight and the bias rule both amount to
+    ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``; drawn with ``torch.rand`` because
+    ``nn.init`` takes a generator only from torch 2.2.
+    """
+    bound = 1.0 / math.sqrt(layer.in_features)
+    for param in (layer.weight, layer.bias):
+        u = torch.rand(param.shape, generator=generator, device=generator.device)
+        param.copy_((2.0 * u - 1.0) * bound)
 
 
 def _fit(
@@ -497,10 +638,12 @@ def _fit(
     max_grad_norm: float | None,
     generator: torch.Generator | None,
     train_mode: bool,
+    dtype: torch.dtype,
 ) -> EvalResult:
     """SGD with step decay (per epoch), cross-entropy; evaluate every ``eval_every``.
 
     ``train_mode=False`` trains with the model in eval mode (reference fine-tuning).
+    Inputs are cast to ``dtype``; labels are checked against the logits' ``K``.
     """
     optimizer = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay,
                                 nesterov=nesterov)
@@ -514,8 +657,10 @@ def _fit(
     model.train(train_mode)
     for epoch in range(1, epochs + 1):
         for x, y in loader:
-            logits = model(x.to(device))
-            loss = nn.functional.cross_entropy(logits, torch.as_tensor(y).to(device).long())
+            x, y = _batch(x, y, device, dtype, "train_data")
+            logits = model(x)
+            _check_labels(y, logits.shape[1], "train labels (N,)")
+            loss = nn.functional.cross_entropy(logits, y.long())
             optimizer.zero_grad()
             loss.backward()  # type: ignore[no-untyped-call]
             if max_grad_norm is not None:
@@ -523,7 +668,7 @@ def _fit(
             optimizer.step()
         scheduler.step()
         if epoch % eval_every == 0 or epoch == epochs:
-            scores, labels = _predict(model, test, device, batch_size)
+            scores, labels = _predict(model, test, device, dtype, batch_size)
             top1, top5 = topk_accuracy(scores, labels, (1, min(5, scores.shape[1])))
             history.append((epoch, top1, top5))
             if best is None or top1 > best[0]:
@@ -557,11 +702,20 @@ def linear_evaluation(
     features are a fixed function of the input: with ``precompute=True`` (the
     default) they are extracted once and the classifier trains on them — the same
     mathematics as running the encoder every step, much faster. With the same
-    ``generator`` both paths visit the batches in the same order.
+    ``generator`` both paths initialise the classifier alike and visit the batches
+    in the same order, so they agree up to floating-point rounding.
+
+    Both paths cast ``x`` to the dtype of the encoder's floating parameters (the
+    classifier gets that dtype too) and check ``feature_dim`` against one sample's
+    features before training.
 
     Args:
-        encoder: maps ``(N, C, T, V, M)`` to pooled features ``(N, D)``; not modified.
-        train_data: dataset of ``(x, label)`` or ``(x, labels)`` tensors.
+        encoder: maps ``(N, C, T, V, M)`` to pooled features ``(N, D)``. Its
+            weights, ``requires_grad`` flags and the train/eval mode of every
+            submodule are as before on return (it is moved to ``device``).
+        train_data: dataset of ``(x, label)`` pairs or an ``(x, labels)`` tuple of
+            tensors: ``x`` floating ``(N, C, T, V, M)``, labels ``(N,)`` integers in
+            ``[0, K)``.
         test_data: the same for the test set.
         num_classes: ``K``.
         feature_dim: ``D``; ``None`` infers it from the encoder's output.
@@ -575,35 +729,51 @@ def linear_evaluation(
         eval_every: evaluate on the test set every this many epochs (5) and at the end.
         precompute: extract features once instead of every step.
         device: where to train; ``None`` uses the encoder's device.
-        generator: random generator of the batch order.
+        generator: random generator of the batch order and of the classifier's
+            initial weights (``nn.Linear``'s default distribution); ``None`` uses
+            the global RNG for both.
 
     Returns:
         :class:`EvalResult` with best and last top-1/top-5 and the best logits.
 
     Raises:
-        AimCLRError: bad hyper-parameters, empty data, or an encoder output that is
-            not ``(N, D)``.
+        AimCLRError: bad hyper-parameters, empty data, non-floating ``x``, labels
+            not integers in ``[0, K)``, an encoder output that is not ``(N, D)``, or
+            a ``feature_dim`` other than that ``D``. Labels of a dataset without a
+            ``labels`` tensor are fully checked only as they are read.
     """
     _check_schedule(epochs, batch_size, eval_every, lr)
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise AimCLRError(f"num_classes must be an integer >= 1, got {num_classes!r}")
     device = torch.device(device) if device is not None else _module_device(encoder)
     train, test = _as_dataset(train_data, "train_data"), _as_dataset(test_data, "test_data")
     _dataset_len(train, "train_data")
     _dataset_len(test, "test_data")
-    if feature_dim is None:  # one sample through the encoder, no random state used
-        feature_dim = int(extract_features(encoder, train[0][0][None].to(device))[0].shape[1])
+    _check_samples(train, "train_data", num_classes)
+    _check_samples(test, "test_data", num_classes)
+    # One sample through the encoder (eval mode, no random state used) fixes D for
+    # both paths before anything trains.
+    width = int(extract_features(encoder, torch.as_tensor(train[0][0])[None])[0].shape[1])
+    if feature_dim is None:
+        feature_dim = width
+    elif feature_dim != width:
+        raise AimCLRError(
+            f"feature_dim is {feature_dim} but the encoder maps (N, C, T, V, M) to "
+            f"(N, D) with D = {width}"
+        )
+    dtype = _float_dtype(encoder)
     grad_flags = [p.requires_grad for p in encoder.parameters()]
+    modes = _training_modes(encoder)
     try:
         probe = LinearProbe(encoder, feature_dim, num_classes).to(device)
+        probe.fc.to(dtype)  # the features come in the encoder's dtype
+        if generator is not None:  # before the batch order: both paths draw alike
+            _init_linear(probe.fc, generator)
         model: nn.Module = probe
         if precompute:
             train_feats, train_labels = extract_features(encoder, train, device, batch_size)
             test_feats, test_labels = extract_features(encoder, test, device, batch_size)
             assert train_labels is not None and test_labels is not None  # datasets carry labels
-            if train_feats.shape[1] != feature_dim:
-                raise AimCLRError(
-                    f"feature_dim is {feature_dim} but the encoder returns D = "
-                    f"{train_feats.shape[1]}"
-                )
             model = probe.fc
             train = TensorDataset(train_feats, train_labels)
             test = TensorDataset(test_feats, test_labels)
@@ -612,10 +782,11 @@ def linear_evaluation(
                       momentum=momentum, weight_decay=weight_decay, nesterov=False,
                       milestones=milestones, gamma=gamma, batch_size=batch_size,
                       eval_every=eval_every, max_grad_norm=None, generator=generator,
-                      train_mode=True)
-    finally:  # the probe froze the encoder; give the caller's flags back
+                      train_mode=True, dtype=dtype)
+    finally:  # the probe froze the encoder and put it in eval mode; undo both
         for param, flag in zip(encoder.parameters(), grad_flags, strict=True):
             param.requires_grad_(flag)
+        _restore_modes(modes)
     result.model = probe
     return result
 
@@ -642,10 +813,22 @@ def finetune(
 ) -> EvalResult:
     """Fine-tune every parameter of a classifier (reference ``finetune_evaluation``).
 
+    Every parameter gets ``requires_grad=True``. The train/eval mode of every
+    submodule of the trained module is restored afterwards (with ``copy_model=False``
+    the caller's model keeps its mode but its weights are trained in place). ``x`` is
+    cast to the dtype of the model's floating parameters.
+
     Args:
         model: maps ``(N, C, T, V, M)`` to logits ``(N, K)``, e.g.
-            ``EncoderClassifier(encoder, 256, K)``.
-        train_data: dataset of ``(x, label)`` or ``(x, labels)`` tensors.
+            ``EncoderClassifier(encoder, 256, K)``. An :class:`EncoderClassifier`
+            inside it must not freeze its encoder (``freeze_encoder=True``, as in
+            :class:`LinearProbe`: its forward runs the encoder without gradients)
+            nor, with ``keep_eval_mode=False``, hold it in eval mode
+            (``encoder_eval=True``, the default): rather than silently not train the
+            encoder as asked, these raise.
+        train_data: dataset of ``(x, label)`` pairs or an ``(x, labels)`` tuple of
+            tensors: ``x`` floating ``(N, C, T, V, M)``, labels ``(N,)`` integers in
+            ``[0, K)``.
         test_data: the same for the test set.
         epochs: training epochs.
         lr: SGD learning rate (author: 0.01 or 0.001).
@@ -661,28 +844,57 @@ def finetune(
             statistics frozen, dropout off), as the reference does.
         copy_model: train a deep copy and leave ``model`` untouched.
         device: where to train; ``None`` uses the model's device.
-        generator: random generator of the batch order.
+        generator: random generator of the batch order. The model's weights are
+            used as given (nothing is re-initialised): build it under a seed for a
+            reproducible classifier head.
 
     Returns:
         :class:`EvalResult`; ``model`` holds the trained module.
 
     Raises:
-        AimCLRError: bad hyper-parameters or empty data.
+        AimCLRError: bad hyper-parameters, empty data, a model that freezes its
+            encoder (see ``model``), non-floating ``x``, or labels not integers in
+            ``[0, K)``. Labels of a dataset without a ``labels`` tensor are fully
+            checked only as they are read.
     """
     _check_schedule(epochs, batch_size, eval_every, lr)
     if max_grad_norm is not None:
         check_positive(max_grad_norm, "max_grad_norm")
+    for module in model.modules():
+        if isinstance(module, EncoderClassifier) and module.freeze_encoder:
+            raise AimCLRError(
+                f"finetune trains every parameter, but the model holds a "
+                f"{type(module).__name__} with freeze_encoder=True, whose forward runs the "
+                f"encoder without gradients; fine-tune an EncoderClassifier(encoder, D, K) "
+                f"or use linear_evaluation"
+            )
+        if isinstance(module, EncoderClassifier) and module.encoder_eval and not keep_eval_mode:
+            raise AimCLRError(
+                f"keep_eval_mode=False asks for training mode, but the model holds a "
+                f"{type(module).__name__} with encoder_eval=True, which keeps its encoder in "
+                f"eval mode; build it with encoder_eval=False or keep keep_eval_mode=True"
+            )
     device = torch.device(device) if device is not None else _module_device(model)
     train, test = _as_dataset(train_data, "train_data"), _as_dataset(test_data, "test_data")
+    _dataset_len(train, "train_data")
     _dataset_len(test, "test_data")
+    # K from one sample (eval mode, no gradients, modes restored: nothing changes),
+    # so labels in hand are range-checked before any weight moves.
+    num_classes = int(extract_features(model, torch.as_tensor(train[0][0])[None])[0].shape[1])
+    _check_samples(train, "train_data", num_classes)
+    _check_samples(test, "test_data", num_classes)
     net = (copy.deepcopy(model) if copy_model else model).to(device)
     net.requires_grad_(True)
     params = list(net.parameters())
-    return _fit(net, params, train, test, device=device, epochs=epochs, lr=lr,
-                momentum=momentum, weight_decay=weight_decay, nesterov=nesterov,
-                milestones=milestones, gamma=gamma, batch_size=batch_size,
-                eval_every=eval_every, max_grad_norm=max_grad_norm, generator=generator,
-                train_mode=not keep_eval_mode)
+    modes = _training_modes(net)
+    try:
+        return _fit(net, params, train, test, device=device, epochs=epochs, lr=lr,
+                    momentum=momentum, weight_decay=weight_decay, nesterov=nesterov,
+                    milestones=milestones, gamma=gamma, batch_size=batch_size,
+                    eval_every=eval_every, max_grad_norm=max_grad_norm, generator=generator,
+                    train_mode=not keep_eval_mode, dtype=_float_dtype(net))
+    finally:  # _fit switched the modes for training
+        _restore_modes(modes)
 
 
 def semi_supervised_finetune(
@@ -706,9 +918,12 @@ def semi_supervised_finetune(
     momentum and gradient clipping at norm 2.
 
     Args:
-        model: maps ``(N, C, T, V, M)`` to logits ``(N, K)``.
-        train_data: full labelled training set (dataset or ``(x, labels)`` tuple).
-        test_data: test set.
+        model: maps ``(N, C, T, V, M)`` to logits ``(N, K)``; see :func:`finetune`
+            (a copy is trained unless ``copy_model=False``; modes are restored).
+        train_data: full labelled training set: dataset of ``(x, label)`` pairs or
+            an ``(x, labels)`` tuple of tensors, ``x`` floating ``(N, C, T, V, M)``,
+            labels ``(N,)`` integers in ``[0, K)``.
+        test_data: the same for the test set.
         label_fraction: share of each class kept, in ``(0, 1]``.
         seed: seed or generator of the subset draw.
         lr: SGD learning rate.

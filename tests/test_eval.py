@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterator
 
@@ -211,3 +212,174 @@ def test_finetune_and_semi_supervised() -> None:
         finetune(model, train, test, lr=-1.0)
     with pytest.raises(AimCLRError, match="test_data is empty"):
         finetune(model, train, (torch.zeros(0, 3, 6, 4, 1), torch.zeros(0, dtype=torch.long)))
+
+
+class _ListDataset(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
+    """A dataset without a ``labels`` tensor: its labels are only seen sample by sample."""
+
+    def __init__(self, x: torch.Tensor, y: list[int]) -> None:
+        self.x, self.y = x, y
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return self.x[index], self.y[index]
+
+
+def test_knn_votes_in_float32_for_half_features() -> None:
+    # 100 class-0 rows at cosine 0.95 and 100 class-1 rows at cosine 1.0 to the query:
+    # each summed vote (~1e6) overflows float16, so class 1 must still win.
+    near = torch.tensor([[1.0, 0.0]]).repeat(100, 1)
+    far = torch.tensor([[0.95, math.sqrt(1 - 0.95**2)]]).repeat(100, 1)
+    train, labels = torch.cat([far, near]), torch.arange(2).repeat_interleave(100)
+    query = torch.tensor([[1.0, 0.0]])
+    expected = torch.tensor([[100 * math.exp(9.5), 100 * math.exp(10.0)]])
+    for dtype in (torch.float16, torch.bfloat16):
+        scores = knn_scores(train.to(dtype), labels, query.to(dtype))
+        assert scores.dtype == torch.float32
+        torch.testing.assert_close(scores, expected, rtol=1e-2, atol=0.0)
+        assert knn_predict(train.to(dtype), labels, query.to(dtype)).item() == 1
+    # Mixed precision promotes to the wider dtype instead of failing in the matmul.
+    mixed = knn_scores(train, labels, query.double())
+    assert mixed.dtype == torch.float64
+    torch.testing.assert_close(mixed, expected.double(), rtol=1e-6, atol=0.0)
+
+
+def test_label_checks() -> None:
+    scores = torch.tensor([[0.1, 0.9], [0.8, 0.2]])
+    with pytest.raises(AimCLRError, match=r"labels \(N,\) must lie in \[0, num_classes = 2\), "
+                                          r"got values in \[0, 2\]"):
+        topk_accuracy(scores, torch.tensor([2, 0]), k=(1,))
+    with pytest.raises(AimCLRError, match=r"labels \(N,\) must be integer.*torch.float32"):
+        topk_accuracy(scores, torch.tensor([1.0, 0.0]), k=(1,))
+    with pytest.raises(AimCLRError, match=r"k must hold at least one value in \[1, K = 2\]"):
+        topk_accuracy(scores, torch.tensor([1, 0]), k=())
+    feats = torch.eye(3)
+    with pytest.raises(AimCLRError, match=r"train_labels must be integer \(N_train,\)"):
+        knn_scores(feats, torch.tensor([True, False, True]), feats)
+    with pytest.raises(AimCLRError, match=r"test_labels \(N_test,\) must lie in "
+                                          r"\[0, num_classes = 3\), got values in \[0, 3\]"):
+        knn_accuracy(feats, torch.arange(3), feats, torch.tensor([0, 1, 3]), num_classes=3)
+    # Without num_classes a test class absent from training is allowed (never predicted).
+    assert knn_accuracy(feats, torch.arange(3), feats, torch.tensor([0, 1, 3]),
+                        k=1) == pytest.approx(2 / 3)
+    x, y = _toy(12, 0)
+    for precompute in (True, False):
+        kwargs = {"num_classes": 3, "epochs": 1, "batch_size": 4, "precompute": precompute}
+        with pytest.raises(AimCLRError, match=r"train_data labels \(N,\) must lie in "
+                                              r"\[0, num_classes = 3\), got values in \[1, 3\]"):
+            linear_evaluation(MeanEncoder(), (x, y + 1), (x, y), **kwargs)
+        with pytest.raises(AimCLRError, match=r"test_data labels \(N,\) must be integer"):
+            linear_evaluation(MeanEncoder(), (x, y), (x, y.float()), **kwargs)
+        # labels only seen sample by sample: caught as read, still an AimCLRError
+        listed = _ListDataset(x, [0] * 11 + [5])
+        with pytest.raises(AimCLRError, match=r"labels \(N,\) must lie in \[0, num_classes = 3\)"):
+            linear_evaluation(MeanEncoder(), listed, (x, y), **kwargs)
+        with pytest.raises(AimCLRError, match=r"test labels \(N,\) must lie in "
+                                              r"\[0, num_classes = 3\), got values in \[.*5\]"):
+            linear_evaluation(MeanEncoder(), (x, y), listed, **kwargs)
+    model = EncoderClassifier(MeanEncoder(), 8, 3)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    bad = y.clone()
+    bad[-1] = 3  # one bad label, not in the first batch: still rejected before any step
+    with pytest.raises(AimCLRError, match=r"train_data labels \(N,\) must lie in "
+                                          r"\[0, num_classes = 3\), got values in \[0, 3\]"):
+        finetune(model, (x, bad), (x, y), epochs=1, batch_size=4, copy_model=False,
+                 generator=torch.Generator().manual_seed(0))
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k
+
+
+def test_linear_evaluation_restores_encoder_modes() -> None:
+    enc = MeanEncoder()
+    enc.train()
+    enc.bn.eval()  # mixed modes: a frozen BatchNorm inside a training encoder
+    enc.fc.weight.requires_grad_(False)
+    modes = {name: m.training for name, m in enc.named_modules()}
+    extract_features(enc, _toy(4, 0)[0])
+    assert {name: m.training for name, m in enc.named_modules()} == modes
+    for precompute in (True, False):
+        linear_evaluation(enc, _toy(12, 1), _toy(6, 2), num_classes=3, epochs=1, batch_size=4,
+                          precompute=precompute)
+        assert {name: m.training for name, m in enc.named_modules()} == modes
+        assert [p.requires_grad for p in enc.parameters()] == [True, True, False, True]
+
+
+def test_linear_evaluation_generator_fixes_the_classifier_initialisation() -> None:
+    enc = MeanEncoder()
+    train, test = _toy(48, 3), _toy(12, 4)
+    results = {}
+    for precompute, global_seed in ((True, 0), (True, 1), (False, 2)):
+        torch.manual_seed(global_seed)  # must not matter once a generator is given
+        results[precompute, global_seed] = linear_evaluation(
+            enc, train, test, num_classes=3, epochs=3, lr=0.3, batch_size=16, eval_every=1,
+            precompute=precompute, generator=torch.Generator().manual_seed(5),
+        )
+    assert torch.equal(results[True, 0].best_scores, results[True, 1].best_scores)
+    assert results[True, 0].history == results[True, 1].history
+    torch.testing.assert_close(results[True, 0].best_scores, results[False, 2].best_scores,
+                               rtol=1e-4, atol=1e-4)
+    # the classifier starts from nn.Linear's U(-1/sqrt(D), 1/sqrt(D)): a trained one
+    # stays in the same range after a tiny step
+    tiny = linear_evaluation(enc, train, test, num_classes=3, epochs=1, lr=1e-9,
+                             batch_size=16, generator=torch.Generator().manual_seed(5))
+    assert tiny.model is not None
+    fc = tiny.model.fc
+    bound = 1 / math.sqrt(8)
+    assert fc.weight.abs().max() <= bound and fc.bias.abs().max() <= bound
+    assert fc.weight.std() > bound / 4  # spread over the range, not collapsed
+
+
+def test_linear_evaluation_dtypes_and_feature_dim() -> None:
+    enc = MeanEncoder()
+    (x, y), test = _toy(24, 7), _toy(9, 8)
+    common = {"num_classes": 3, "epochs": 2, "lr": 0.3, "batch_size": 8, "eval_every": 1}
+    reference = linear_evaluation(enc, (x, y), test, generator=torch.Generator().manual_seed(0),
+                                  **common)
+    for precompute in (True, False):
+        # float64 data is cast to the encoder's float32 on both paths
+        result = linear_evaluation(enc, (x.double(), y), (test[0].double(), test[1]),
+                                   precompute=precompute,
+                                   generator=torch.Generator().manual_seed(0), **common)
+        torch.testing.assert_close(result.best_scores, reference.best_scores,
+                                   rtol=1e-4, atol=1e-4)
+        with pytest.raises(AimCLRError, match=r"x must be a floating tensor \(N, C, T, V, M\).*"
+                                              r"torch.int64"):
+            linear_evaluation(enc, (x.long(), y), test, precompute=precompute, **common)
+        with pytest.raises(AimCLRError, match=r"feature_dim is 5 but the encoder maps "
+                                              r"\(N, C, T, V, M\) to \(N, D\) with D = 8"):
+            linear_evaluation(enc, (x, y), test, feature_dim=5, precompute=precompute, **common)
+    # a float64 encoder gets float64 inputs and a float64 classifier
+    wide = copy.deepcopy(enc).double()
+    result = linear_evaluation(wide, (x, y), test, generator=torch.Generator().manual_seed(0),
+                               **common)
+    assert result.best_scores.dtype == torch.float64
+    torch.testing.assert_close(result.best_scores.float(), reference.best_scores,
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_finetune_modes_and_frozen_encoders() -> None:
+    x, y = _toy(24, 9)
+    with pytest.raises(AimCLRError, match="freeze_encoder=True, whose forward runs the encoder "
+                                          "without gradients"):
+        finetune(LinearProbe(MeanEncoder(), 8, 3), (x, y), (x, y), epochs=1)
+    with pytest.raises(AimCLRError, match="encoder_eval=True, which keeps its encoder in eval"):
+        finetune(EncoderClassifier(MeanEncoder(), 8, 3), (x, y), (x, y), epochs=1,
+                 keep_eval_mode=False)
+    # keep_eval_mode=False with encoder_eval=False really trains in train mode
+    free = EncoderClassifier(MeanEncoder(), 8, 3, encoder_eval=False)
+    stats = free.encoder.bn.running_mean.clone()
+    result = finetune(free, (x, y), (x, y), epochs=1, batch_size=8, keep_eval_mode=False)
+    assert result.model is not None
+    assert not torch.equal(result.model.encoder.bn.running_mean, stats)
+    # modes of every submodule come back, in place and on the trained copy
+    model = EncoderClassifier(MeanEncoder(), 8, 3, encoder_eval=False)
+    model.train()
+    model.encoder.bn.eval()
+    modes = {name: m.training for name, m in model.named_modules()}
+    for copy_model in (True, False):
+        result = finetune(model, (x, y), (x, y), epochs=1, batch_size=8, copy_model=copy_model)
+        assert result.model is not None
+        assert {name: m.training for name, m in model.named_modules()} == modes
+        assert {name: m.training for name, m in result.model.named_modules()} == modes
