@@ -58,7 +58,9 @@ def contrastive_logits(
 
     Computes ``[q·k, q·Mᵀ] / τ``; column 0 is the positive. Inputs are used as
     given (normalise them first for cosine similarities). Mixed dtypes are
-    promoted; under autocast the matrix product follows the autocast dtype.
+    promoted; under autocast the matrix products follow the autocast dtype, and the
+    division by ``τ`` runs in float32 (float64 inputs stay float64), so half-precision
+    logits cannot overflow float16.
 
     Args:
         query: ``(N, D)`` query embeddings ``q``.
@@ -67,7 +69,7 @@ def contrastive_logits(
         temperature: ``τ > 0``.
 
     Returns:
-        ``(N, 1 + K)`` logits.
+        ``(N, 1 + K)`` logits, float32 or float64.
 
     Raises:
         AimCLRError: non-floating inputs, wrong layouts, mismatched ``N`` or ``D``,
@@ -99,7 +101,10 @@ def contrastive_logits(
     # n: batch, d: embedding dimension, k: queue entry.
     positive = torch.einsum("nd,nd->n", query, positive_key).unsqueeze(1)
     negative = torch.einsum("nd,kd->nk", query, queue)
-    return torch.cat([positive, negative.to(positive.dtype)], dim=1) / temperature
+    # Divide in float32 at least: q·k / τ of half-precision products overflows float16
+    # for |q·k| > 65504·τ (unnormalised inputs) and loses bits in bfloat16.
+    out_dtype = torch.promote_types(positive.dtype, torch.float32)
+    return torch.cat([positive.to(out_dtype), negative.to(out_dtype)], dim=1) / temperature
 
 
 def info_nce_from_logits(logits: torch.Tensor) -> torch.Tensor:

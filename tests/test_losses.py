@@ -242,6 +242,18 @@ def test_half_inputs_are_finite_and_close_to_float32() -> None:
             assert value.item() == pytest.approx(exact[name].item(), rel=0.03, abs=0.03)
 
 
+def test_half_precision_logits_do_not_overflow() -> None:
+    # Unnormalised inputs: q·k = 6400 fits float16, but 6400 / 0.07 = 91,429 does not.
+    q = torch.full((2, 4), 40.0)
+    queue = torch.tensor([[40.0, 40.0, 40.0, 40.0], [-1.0, 0.0, 0.0, 0.0]])
+    exact = contrastive_logits(q, q, queue)
+    for dtype in (torch.float16, torch.bfloat16):
+        low = contrastive_logits(q.to(dtype), q.to(dtype), queue.to(dtype))
+        assert low.dtype == torch.float32 and bool(torch.isfinite(low).all()), dtype
+        torch.testing.assert_close(low, exact, rtol=1e-2, atol=0.0)
+    assert contrastive_logits(q.double(), q.double(), queue.double()).dtype == torch.float64
+
+
 def _all_losses(
     q: torch.Tensor, q_e: torch.Tensor, k: torch.Tensor, queue: torch.Tensor
 ) -> dict[str, torch.Tensor]:
