@@ -446,3 +446,14 @@ def test_fuzz_shapes(n: int, t: int, v: int, m: int, seed: int, single: bool,
     ref = Compose(view.transforms, fuse=False)(x, generator=gen(seed))
     torch.testing.assert_close(out, ref, rtol=1e-10, atol=1e-12)
     assert normal_view()(x, generator=gen(seed)).shape == x.shape
+
+
+def test_a_seed_draws_the_same_views_for_every_input_dtype() -> None:
+    # The noise is drawn in float32 whatever the input dtype, so every later draw (blur,
+    # axis mask, both normal views) stays the same; only the rounding differs.
+    x = batch(16, t=20)
+    exact = torch.stack(AimCLRViews()(x.double(), generator=gen(3)))
+    assert exact.dtype == torch.float64
+    for dtype, tol in ((torch.float32, 1e-5), (torch.bfloat16, 0.05)):
+        views = torch.stack(AimCLRViews()(x.to(dtype), generator=gen(3)))
+        torch.testing.assert_close(views.double(), exact, rtol=tol, atol=tol * exact.abs().max())

@@ -39,7 +39,8 @@ class GaussianNoise(Transform[GaussianNoiseParams]):
 
     The noise also lands on all-zero absent persons and padded frames, as in the
     reference. It is drawn on the generator's device (``x.device`` without one) in
-    float32, or float64 for float64 input.
+    float32 for every input dtype, so that a seed gives the same noise, and the same
+    draws after it, for float16 to float64 input.
 
     Args:
         std: standard deviation; the reference uses 0.01.
@@ -59,8 +60,11 @@ class GaussianNoise(Transform[GaussianNoiseParams]):
         mask = coin(x.shape[0], self.p, generator)
         k = int(mask.sum())
         device = generator.device if generator is not None else x.device
-        noise = torch.empty((k, *x.shape[1:]), device=device, dtype=compute_dtype(x.dtype))
-        return GaussianNoiseParams(mask, noise.normal_(0.0, self.std, generator=generator))
+        # Drawn in float32 for every dtype: float64 normal_ would consume the generator
+        # differently and shift every later draw.
+        noise = torch.empty((k, *x.shape[1:]), device=device, dtype=torch.float32)
+        noise = noise.normal_(0.0, self.std, generator=generator).to(compute_dtype(x.dtype))
+        return GaussianNoiseParams(mask, noise)
 
     def steps(self, params: GaussianNoiseParams) -> list[Step]:
         """Noise added to the selected samples."""
