@@ -9,6 +9,8 @@ def autocast_dtype(device_type: str) -> torch.dtype | None:
     """The autocast dtype active for ``device_type`` ("cpu", "cuda", …), else None."""
     try:
         enabled = torch.is_autocast_enabled(device_type)
+    except RuntimeError:  # a device type without autocast (e.g. "meta")
+        return None
     except TypeError:  # torch < 2.4: no argument means CUDA; the CPU has its own calls
         if device_type == "cpu":
             enabled = torch.is_autocast_cpu_enabled()

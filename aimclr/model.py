@@ -11,7 +11,7 @@ for Self-Supervised Action Recognition", AAAI 2022.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, cast
 
@@ -20,7 +20,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from aimclr._autocast import autocast_dtype
-from aimclr._checks import check_positive, check_probability, check_tensor, describe
+from aimclr._checks import (
+    check_floating,
+    check_positive,
+    check_probability,
+    check_tensor,
+    describe,
+)
 from aimclr.checkpoint import (
     convert_reference_pretrain,
     load_reference_encoder,
@@ -36,6 +42,7 @@ from aimclr.losses import (
     mine_neighbors,
     nnm_loss,
 )
+from aimclr.nn.distributed import gather_row_counts, is_distributed
 from aimclr.nn.eadm import EADM
 from aimclr.nn.heads import ProjectionHead
 from aimclr.nn.momentum import copy_and_freeze, update_momentum
@@ -383,10 +390,21 @@ class AimCLR(nn.Module):
             AimCLRError: names or shapes do not match this model.
         """
         converted = convert_reference_pretrain(state_dict)
-        try:
-            self.load_state_dict(converted, strict=True)
-        except RuntimeError as error:
-            raise AimCLRError(f"cannot load the reference checkpoint: {error}") from None
+        # load_state_dict copies every matching tensor before it reports a mismatch, so
+        # check names and shapes first: a failed load leaves the model as it was.
+        own = self.state_dict()
+        missing = sorted(own.keys() - converted.keys())
+        unexpected = sorted(converted.keys() - own.keys())
+        reshaped = [f"{name}: {tuple(converted[name].shape)} in the checkpoint, "
+                    f"{tuple(tensor.shape)} here" for name, tensor in own.items()
+                    if name in converted and converted[name].shape != tensor.shape]  # fmt: skip
+        if missing or unexpected or reshaped:
+            raise AimCLRError(
+                "cannot load the reference checkpoint into this model (nothing was loaded): "
+                f"missing {missing[:5]}, unexpected {unexpected[:5]}, shapes differ "
+                f"{reshaped[:5]}"
+            )
+        self.load_state_dict(converted, strict=True)
 
     @torch.no_grad()
     def sync_key_encoder(self) -> None:
@@ -468,22 +486,16 @@ class AimCLR(nn.Module):
             :class:`AimCLROutput` with every loss term.
 
         Raises:
-            AimCLRError: a needed view is missing, batch sizes differ, ``N > K``,
-                a bad ``epoch``, or the encoder's ``check_input`` (if it has one,
-                as :class:`~aimclr.nn.stgcn.STGCN`) rejects a view; raised before any
-                state changes.
+            AimCLRError: a needed view is missing, the views differ in batch size,
+                dtype or device (or are not on the model's device), ``N > K``, a bad
+                ``epoch``, or the encoder's ``check_input`` (if it has one, as
+                :class:`~aimclr.nn.stgcn.STGCN`) rejects a view; raised before any
+                state changes. Under ``torch.distributed`` in training, also when the
+                batch summed over ranks exceeds ``K`` or another rank's views were
+                rejected: every rank raises, none waits in a collective.
         """
-        _check_int(epoch, "epoch", 1)
         extreme_is_query = self.extreme_views and not self.use_d3m  # the "extreme only" row
-        x_q = None if extreme_is_query else _required(x_query, "x_query")
-        x_e = _required(x_extreme, "x_extreme") if self.extreme_views else None
-        views = {"x_key": x_key, "x_query": x_q, "x_extreme": x_e}
-        present = {k: v for k, v in views.items() if v is not None}
-        _check_views(present, self.queue.size)
-        check_input = getattr(self.encoder_q, "check_input", None)
-        if callable(check_input):  # e.g. STGCN: layout errors before any state changes
-            for view in present.values():
-                check_input(view)
+        x_q, x_e = self._checked_views(x_extreme, x_query, x_key, epoch, extreme_is_query)
 
         # 1-2. Queries, in the reference's order (normal view first: BatchNorm statistics).
         z_query = None if x_q is None else self._project(x_q)
@@ -542,6 +554,48 @@ class AimCLR(nn.Module):
             logits=logits,
             pos_mask=pos_mask,
         )
+
+    def _checked_views(
+        self,
+        x_extreme: torch.Tensor | None,
+        x_query: torch.Tensor | None,
+        x_key: torch.Tensor,
+        epoch: int,
+        extreme_is_query: bool,
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The query and extreme views :meth:`forward` uses, validated on every rank.
+
+        Under ``torch.distributed`` (in training) the ranks exchange their batch sizes
+        before any state changes, so that a bad view on one rank, or a batch summed over
+        ranks larger than ``K``, stops every rank (none is left waiting in a collective).
+        """
+        batch = 0
+        try:
+            _check_int(epoch, "epoch", 1)
+            x_q = None if extreme_is_query else _required(x_query, "x_query")
+            x_e = _required(x_extreme, "x_extreme") if self.extreme_views else None
+            views = {"x_key": x_key, "x_query": x_q, "x_extreme": x_e}
+            present = {k: v for k, v in views.items() if v is not None}
+            batch = _check_views(present, self.queue.size, self.queue.keys.device)
+            check_input = getattr(self.encoder_q, "check_input", None)
+            if callable(check_input):  # e.g. STGCN: layout errors before any state changes
+                for view in present.values():
+                    check_input(view)
+            error = None
+        except AimCLRError as rejected:
+            error = rejected
+        if not (self.training and is_distributed()):
+            if error is not None:
+                raise error
+            return x_q, x_e
+        counts = gather_row_counts(batch, self.queue.keys.device, error)
+        if sum(counts) > self.queue.size:
+            raise AimCLRError(
+                f"the batch summed over ranks, {' + '.join(map(str, counts))} = {sum(counts)}, "
+                f"exceeds queue_size K = {self.queue.size}: the keys of one step from all "
+                "ranks must fit in the queue"
+            )
+        return x_q, x_e
 
     def _project(self, x: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.head_q(self.encoder_q(x)), dim=1)
@@ -608,19 +662,39 @@ def _required(x: torch.Tensor | None, name: str) -> torch.Tensor:
     return x
 
 
-def _check_views(views: dict[str, torch.Tensor], queue_size: int) -> None:
-    batch = None
+def _require_same(
+    views: dict[str, torch.Tensor],
+    what: str,
+    key: Callable[[torch.Tensor], object],
+    shown: Callable[[torch.Tensor], object] | None = None,
+) -> None:
+    """Raise unless ``key`` gives the same value for every view."""
+    first = key(next(iter(views.values())))
+    if any(key(x) != first for x in views.values()):
+        described = ", ".join(f"{n} {(shown or key)(x)}" for n, x in views.items())
+        raise AimCLRError(f"all views must have the same {what}, got {described}")
+
+
+def _check_views(views: dict[str, torch.Tensor], queue_size: int, device: torch.device) -> int:
+    """Check the views' layout, batch size, dtype and device; return the batch size."""
     for name, x in views.items():
         check_tensor(x, name)
         if x.dim() != 5:
             raise AimCLRError(f"{name} must have layout (N, C, T, V, M), got {describe(x)}")
-        if batch is None:
-            batch = x.shape[0]
-        elif x.shape[0] != batch:
-            shapes = ", ".join(f"{n} {tuple(v.shape)}" for n, v in views.items())
-            raise AimCLRError(f"all views must have the same batch size N, got {shapes}")
-    if batch is not None and batch > queue_size:
+        check_floating(x, name)
+    _require_same(views, "batch size N", lambda x: x.shape[0], lambda x: tuple(x.shape))
+    _require_same(views, "dtype", lambda x: x.dtype)
+    _require_same(views, "device", lambda x: x.device)
+    first = next(iter(views.values()))
+    if first.device != device:
+        raise AimCLRError(
+            f"the views (N, C, T, V, M) must be on the model's device {device}, got "
+            f"{describe(first)} on {first.device}"
+        )
+    batch = first.shape[0]
+    if batch > queue_size:
         raise AimCLRError(
             f"the batch size N = {batch} exceeds queue_size K = {queue_size}: the keys "
             "of one step must fit in the queue"
         )
+    return batch

@@ -121,7 +121,8 @@ def set_rng_state(state: Mapping[str, Any]) -> None:
     """Restore the global RNG states captured by :func:`get_rng_state`.
 
     The tensors may live on any device (e.g. after ``load_checkpoint(...,
-    map_location="cuda")``); they are read back on the CPU.
+    map_location="cuda")``); they are read back on the CPU. CUDA states are restored
+    for the GPUs that both the saving and this process see (device ``i`` to ``i``).
     """
     state = {
         key: [t.cpu() for t in value] if isinstance(value, (list, tuple)) else value.cpu()
@@ -146,7 +147,10 @@ def set_rng_state(state: Mapping[str, Any]) -> None:
     )
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        # The saving machine may have had more (or fewer) GPUs: restore the devices
+        # both have; the others keep their current state.
+        for device, cuda_state in enumerate(state["cuda"][: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(cuda_state, device)
 
 
 def step_lr(epoch: int, base_lr: float, milestones: Sequence[int], gamma: float = 0.1) -> float:
@@ -169,15 +173,30 @@ def step_lr(epoch: int, base_lr: float, milestones: Sequence[int], gamma: float 
     return base_lr * gamma ** sum(1 for milestone in milestones if epoch > milestone)
 
 
-def check_finite_losses(losses: Mapping[str, torch.Tensor], where: str) -> None:
+def check_finite_losses(
+    losses: Mapping[str, torch.Tensor], where: str, all_ranks: bool = False
+) -> None:
     """Raise :class:`NonFiniteLossError` naming every non-finite loss term.
 
     Args:
         losses: scalar loss tensors by name.
         where: position in training for the message, e.g. ``"epoch 3, step 17"``.
+        all_ranks: under ``torch.distributed``, decide together: every rank must
+            call this, and all of them raise when any rank's losses are not finite
+            (one small ``all_reduce``). A rank raising alone would leave the others
+            waiting in the gradient all-reduce of the next ``backward()``.
     """
     bad = {name: float(value) for name, value in losses.items()
-           if not bool(torch.isfinite(value).all())}
+           if not bool(torch.isfinite(value).all())}  # fmt: skip
+    if all_ranks and torch.distributed.is_available() and torch.distributed.is_initialized():
+        device = next(iter(losses.values())).device if losses else torch.device("cpu")
+        failed = torch.tensor([1 if bad else 0], device=device)
+        torch.distributed.all_reduce(failed)
+        if not bad and int(failed.item()):
+            raise NonFiniteLossError(
+                f"non-finite loss at {where} on {int(failed.item())} other rank(s); stopping "
+                "every rank before the optimiser step so the last checkpoint stays valid"
+            )
     if bad:
         raise NonFiniteLossError(
             f"non-finite loss at {where}: {bad}; stopping before the optimiser step so the "

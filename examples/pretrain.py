@@ -8,7 +8,7 @@ encoder next to a randomly initialised one and a raw-coordinate 1-NN baseline.
     python examples/pretrain.py --data ../shared/data/bandai2.npz \
         --test-styles masculine,normal,youthful                 # real motion capture
     python examples/pretrain.py --data ntu:/path/to/NTU60/xsub --preset aimclr \
-        --frames 50 --hidden-dim 256 --dropout 0.5 --epochs 300 --batch-size 128 \
+        --hidden-dim 256 --dropout 0.5 --epochs 300 --batch-size 128 \
         --lr 0.1 --lr-steps 250 --momentum 0.999 --queue-size 32768 \
         --mining-epoch 150                                      # the paper's recipe
     torchrun --nproc-per-node 2 examples/pretrain.py             # DDP (gloo on CPU)
@@ -91,9 +91,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
              f"max_yaw_deg=30 (repeatable; the main job uses {MAIN_JOB_SYNTHETIC})")
     add("--test-styles", default="masculine,normal,youthful",
         help=".npz data: comma-separated styles held out for testing")
-    add("--frames", type=int, default=25, help="frames T per sample (reference: 50)")
+    add("--frames", type=int, default=25,
+        help="frames T per sample of synthetic and .npz data (reference: 50); NTU arrays "
+             "keep their stored T")
     add("--persons", type=int, default=None,
-        help="persons M per sample (default 1 for synthetic and .npz, 2 for NTU arrays)")
+        help="persons M per sample of synthetic and .npz data (default 1); NTU arrays keep "
+             "their stored M")
     add("--stream", choices=("joint", "bone", "motion"), default="joint")
     add("--preset", choices=("skeletonclr", "extreme_only", "d3m", "d3m_eadm", "aimclr"),
         default="aimclr", help="row of the paper's Table 1")
@@ -320,7 +323,7 @@ def train_one_epoch(
         with autocast:
             out = model(x_extreme, x_query, x_key, epoch=epoch)
         losses = out.losses()
-        check_finite_losses(losses, f"epoch {epoch}, step {step}")
+        check_finite_losses(losses, f"epoch {epoch}, step {step}", all_ranks=True)
         optimizer.zero_grad(set_to_none=True)
         if scaler is not None:
             scaler.scale(out.loss).backward()

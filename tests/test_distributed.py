@@ -8,6 +8,7 @@ sample, so one process on the concatenated batch computes exactly the same thing
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,12 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
 
+from aimclr.errors import AimCLRError
 from aimclr.model import AimCLR
 from aimclr.nn.distributed import all_gather_no_grad, is_distributed, rank, world_size
 from aimclr.nn.eadm import EADM
 from aimclr.nn.queue import MomentumQueue
+from aimclr.training import NonFiniteLossError, check_finite_losses
 
 WORLD = 2
 BATCH = 6  # total over ranks; 3 per rank
@@ -113,10 +116,41 @@ def run(part: slice | None, sync: bool) -> dict[str, Any]:
     }
 
 
+def _outcome(fn: Any, *state: torch.Tensor) -> tuple[str, str, bool]:
+    """Run ``fn``; the error's type and message, and whether ``state`` stayed unchanged."""
+    before = [t.clone() for t in state]
+    try:
+        fn()
+        name, message = "no error", ""
+    except (AimCLRError, NonFiniteLossError) as error:
+        name, message = type(error).__name__, str(error)
+    return name, message, all(torch.equal(a, b) for a, b in zip(before, state, strict=True))
+
+
+def rejections() -> dict[str, tuple[str, str, bool]]:
+    """Bad input on one rank, or too many rows over all ranks: every rank must raise."""
+    generator = torch.Generator().manual_seed(5)
+    queue = MomentumQueue(7, 4, generator=generator)
+    keys = torch.randn(2, 4 if rank() == 0 else 5)  # rank 1 sends the wrong D
+    model = build_model()
+    state = [t for t in model.state_dict().values()]
+    views = [torch.randn(BATCH, 3, 8, 5, 2, generator=generator) for _ in range(3)]
+    bad_key = views[2] if rank() == 0 else views[2][..., 0]  # rank 1: a 4-d x_key
+    losses = {"loss": torch.tensor(1.0 if rank() == 0 else float("nan"))}
+    return {
+        "queue": _outcome(lambda: queue.enqueue(keys), queue.keys, queue.ptr),
+        # BATCH rows per rank, 2·BATCH = 12 in all, against K = 10.
+        "total": _outcome(lambda: model(*views, epoch=1), *state),
+        "view": _outcome(lambda: model(views[0], views[1], bad_key, epoch=1), *state),
+        "finite": _outcome(lambda: check_finite_losses(losses, "step 1", all_ranks=True)),
+    }
+
+
 def worker(local_rank: int, init_file: str, out_dir: str) -> None:
     torch.set_num_threads(1)
-    dist.init_process_group(
-        "gloo", init_method=f"file://{init_file}", rank=local_rank, world_size=WORLD
+    dist.init_process_group(  # a rank left waiting fails the test after the timeout
+        "gloo", init_method=f"file://{init_file}", rank=local_rank, world_size=WORLD,
+        timeout=timedelta(seconds=60),
     )
     try:
         assert is_distributed() and world_size() == WORLD and rank() == local_rank
@@ -124,6 +158,7 @@ def worker(local_rank: int, init_file: str, out_dir: str) -> None:
         assert gathered.tolist() == [[0.0, 0.0], [1.0, 1.0], [1.0, 1.0]]
         half = BATCH // WORLD
         result = run(slice(local_rank * half, (local_rank + 1) * half), sync=True)
+        result["rejections"] = rejections()
         torch.save(result, os.path.join(out_dir, f"rank{local_rank}.pt"))
         dist.barrier()
     finally:
@@ -145,6 +180,22 @@ def test_two_ranks_hold_the_queue_of_one_process_on_the_full_batch(tmp_path: Pat
         torch.testing.assert_close(result["losses"], single["losses"], rtol=1e-5, atol=1e-6)
         for p_rank, p_single in zip(result["encoder_k"], single["encoder_k"], strict=True):
             torch.testing.assert_close(p_rank, p_single, rtol=1e-5, atol=1e-6)
+
+
+    # Bad input on one rank stops every rank, before any state changes.
+    own, other = ranks[1]["rejections"], ranks[0]["rejections"]
+    stopped = "rank(s) [1] rejected their input (their own error says why)"
+    assert own["queue"][:2] == ("AimCLRError", "keys must have layout (B, D) with D = 4, "
+                                "got shape (2, 5), dtype torch.float32")  # fmt: skip
+    assert own["view"][0] == "AimCLRError" and own["view"][1].startswith("x_key must have")
+    assert other["queue"][1].startswith(stopped) and other["view"][1].startswith(stopped)
+    for result in ranks:
+        outcomes = result["rejections"]
+        assert outcomes["total"][0] == "AimCLRError"
+        assert outcomes["total"][1].startswith("the batch summed over ranks, 6 + 6 = 12, "
+                                               "exceeds queue_size K = 10")  # fmt: skip
+        assert outcomes["finite"][0] == "NonFiniteLossError"
+        assert all(unchanged for _, _, unchanged in outcomes.values()), outcomes
 
 
 def test_helpers_without_a_process_group() -> None:

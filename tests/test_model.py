@@ -55,6 +55,19 @@ class FlatEncoder(nn.Module):
 # ----------------------------------------------------------------------------- reference parity
 
 
+def test_a_failed_reference_load_leaves_the_model_unchanged(
+    reference_case: dict[str, Any],
+) -> None:
+    state = reference_case["state_dict"]
+    size = AimCLR.from_reference(state).queue.size
+    torch.manual_seed(0)
+    model = AimCLR.preset("aimclr", queue_size=size // 2)  # the queue shape differs
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(AimCLRError, match=r"nothing was loaded.*queue\.keys: \(\d+, \d+\) in"):
+        model.load_reference_state_dict(state)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+
+
 @pytest.mark.parametrize("mode", ["eval", "train"])
 def test_forward_matches_the_reference(reference_case: dict[str, Any], mode: str) -> None:
     case = reference_case[mode]
@@ -305,6 +318,21 @@ def test_eval_mode_changes_no_state() -> None:
             "x_key must have layout (N, C, T, V, M), got shape (4, 3, 16, 25), dtype torch.float32",
         ),
         ((torch.zeros(SHAPE),) * 3 + (0,), "epoch must be an int >= 1, got 0"),
+        (
+            (torch.zeros(SHAPE), torch.zeros(SHAPE), torch.zeros(SHAPE, dtype=torch.float64)),
+            "all views must have the same dtype, got x_key torch.float64, "
+            "x_query torch.float32, x_extreme torch.float32",
+        ),
+        (
+            (torch.zeros(SHAPE, device="meta"),) * 3,
+            "the views (N, C, T, V, M) must be on the model's device cpu, got "
+            "shape (4, 3, 16, 25, 2), dtype torch.float32 on meta",
+        ),
+        (
+            (torch.zeros(SHAPE), torch.zeros(SHAPE), torch.zeros(SHAPE, dtype=torch.int64)),
+            "x_key must be a floating tensor (float16, bfloat16, float32 or float64), got "
+            "shape (4, 3, 16, 25, 2), dtype torch.int64",
+        ),
         (
             (torch.zeros(SHAPE), torch.zeros(SHAPE), torch.zeros(4, 2, 16, 25, 2)),
             "x must have layout (N, C, T, V, M) with C = 3, V = 25 (layout 'ntu-rgb+d'), "

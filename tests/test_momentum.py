@@ -91,3 +91,15 @@ def test_mismatched_structures_raise_before_any_update() -> None:
     with pytest.raises(AimCLRError, match="same parameter names; only in query_net"):
         update_momentum(query, shorter, 0.9)
     assert all(torch.equal(a, b) for a, b in zip(before, shorter.parameters(), strict=True))
+
+
+def test_networks_on_different_devices_raise_before_any_update() -> None:
+    query, key = small_net(), small_net()
+    meta = small_net().to("meta")  # stands in for a network left on another device
+    before = [p.detach().clone() for p in key.parameters()]
+    message = "parameter '0.weight' is on meta in query_net"
+    with pytest.raises(AimCLRError, match=re.escape(message)):
+        update_momentum(meta, key, 0.9)
+    assert all(torch.equal(a, b) for a, b in zip(before, key.parameters(), strict=True))
+    update_momentum(query, key, 0.9)  # the same networks on one device still update
+    assert not all(torch.equal(a, b) for a, b in zip(before, key.parameters(), strict=True))

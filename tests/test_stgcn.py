@@ -146,12 +146,23 @@ def test_backward_reaches_every_parameter() -> None:
         ((2, 2, 16, 25, 2), torch.float32, r"with C = 3.*got shape \(2, 2, 16, 25, 2\)"),
         ((2, 3, 3, 25, 2), torch.float32, r"T >= 4 frames .*got shape \(2, 3, 3, 25, 2\)"),
         ((2, 3, 16, 25, 2), torch.int64, r"floating tensor .*dtype torch.int64"),
+        ((2, 3, 16, 25, 2), torch.float64, r"of its dtype torch.float32, got shape .*float64"),
+        ((2, 3, 16, 25, 2), torch.bfloat16, r"of its dtype torch.float32, got shape .*bfloat16"),
     ],
 )
 def test_bad_input_raises(shape: tuple[int, ...], dtype: torch.dtype, message: str) -> None:
     encoder = STGCN(hidden_channels=2, hidden_dim=4)
     with pytest.raises(AimCLRError, match=message):
         encoder(torch.zeros(shape, dtype=dtype))
+
+
+def test_other_dtypes_are_left_to_autocast() -> None:
+    encoder = STGCN(hidden_channels=2, hidden_dim=4)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = encoder(torch.zeros(2, 3, 16, 25, 2, dtype=torch.bfloat16))
+    assert out.shape == (2, 4)
+    with pytest.raises(AimCLRError, match=r"on the encoder's device cpu .* on meta"):
+        encoder(torch.zeros(2, 3, 16, 25, 2, device="meta"))
 
 
 def test_bad_arguments_raise() -> None:

@@ -76,6 +76,27 @@ def test_step_lr_matches_the_reference_schedule() -> None:
     assert step_lr(100, 3.0, [80]) == pytest.approx(0.3)
 
 
+def test_cuda_states_are_restored_for_the_gpus_this_process_sees(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A checkpoint from a 3-GPU machine resumed with one GPU (simulated: no CUDA here).
+    state = get_rng_state()
+    state["cuda"] = [torch.full((4,), i, dtype=torch.uint8) for i in range(3)]
+    restored: list[tuple[int, list[int]]] = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "set_rng_state",
+                        lambda s, device: restored.append((device, s.tolist())))  # fmt: skip
+    set_rng_state(state)
+    assert restored == [(0, [0, 0, 0, 0])]
+
+
+def test_check_finite_losses_without_a_process_group_ignores_all_ranks() -> None:
+    check_finite_losses({"a": torch.tensor(1.0)}, "epoch 1", all_ranks=True)
+    with pytest.raises(NonFiniteLossError, match=r"epoch 1: \{'a': inf\}"):
+        check_finite_losses({"a": torch.tensor(float("inf"))}, "epoch 1", all_ranks=True)
+
+
 def test_check_finite_losses_names_the_bad_terms() -> None:
     check_finite_losses({"a": torch.tensor(1.0)}, "epoch 1")
     with pytest.raises(NonFiniteLossError, match=r"epoch 2, step 5: \{'d3m': nan\}"):

@@ -12,7 +12,9 @@ from __future__ import annotations
 import torch
 import torch.distributed as dist
 
-__all__ = ["all_gather_no_grad", "is_distributed", "rank", "world_size"]
+from aimclr.errors import AimCLRError
+
+__all__ = ["all_gather_no_grad", "gather_row_counts", "is_distributed", "rank", "world_size"]
 
 
 def is_distributed() -> bool:
@@ -45,6 +47,53 @@ def rank() -> int:
     return dist.get_rank() if is_distributed() else 0
 
 
+def gather_row_counts(
+    rows: int, device: torch.device | str, error: Exception | None = None
+) -> list[int]:
+    """Every rank's row count, in rank order; all ranks raise if any rank failed.
+
+    A rank that rejects its input and raises on its own leaves the other ranks waiting
+    in their next collective until the process group times out. So each rank passes
+    the error of its own checks (or ``None``) here: the counts are exchanged in one
+    small ``all_gather`` either way, then the failing ranks raise their own error and
+    the others an :class:`~aimclr.errors.AimCLRError` naming the failing ranks.
+
+    Args:
+        rows: this rank's row count (e.g. its batch size).
+        device: where the count tensor lives (the rank's GPU under NCCL).
+        error: this rank's validation error, raised after the exchange.
+
+    Returns:
+        ``[B_0, ..., B_{W-1}]``; ``[rows]`` without a process group (where ``error``
+        is raised at once).
+
+    Raises:
+        Exception: ``error`` on the rank that passed it.
+        AimCLRError: on the other ranks when any rank passed an error.
+
+    Example:
+        >>> gather_row_counts(3, "cpu")
+        [3]
+    """
+    if world_size() == 1:
+        if error is not None:
+            raise error
+        return [rows]
+    local = torch.tensor([-1 if error is not None else rows], dtype=torch.long, device=device)
+    gathered = [torch.zeros_like(local) for _ in range(world_size())]
+    dist.all_gather(gathered, local)
+    counts = [int(count.item()) for count in gathered]
+    if error is not None:
+        raise error
+    failed = [r for r, count in enumerate(counts) if count < 0]
+    if failed:
+        raise AimCLRError(
+            f"rank(s) {failed} rejected their input (their own error says why); this rank "
+            "stops as well so that no rank waits in a collective"
+        )
+    return counts
+
+
 @torch.no_grad()
 def all_gather_no_grad(x: torch.Tensor) -> torch.Tensor:
     """Concatenate ``x`` from every rank along dimension 0, in rank order.
@@ -67,21 +116,17 @@ def all_gather_no_grad(x: torch.Tensor) -> torch.Tensor:
         >>> torch.equal(all_gather_no_grad(x), x)
         True
     """
-    if world_size() == 1:
+    # The row counts come first, so that ranks with a smaller last batch still work.
+    counts = gather_row_counts(x.shape[0], x.device)
+    if len(counts) == 1:
         return x.detach()
-    n_ranks = world_size()
     x = x.detach().contiguous()
-    # Gather the row counts first so that ranks with a smaller last batch still work.
-    local_rows = torch.tensor([x.shape[0]], dtype=torch.long, device=x.device)
-    rows = [torch.zeros_like(local_rows) for _ in range(n_ranks)]
-    dist.all_gather(rows, local_rows)
-    counts = [int(r.item()) for r in rows]
     max_rows = max(counts)
     if x.shape[0] < max_rows:
         padded = x.new_zeros((max_rows, *x.shape[1:]))
         padded[: x.shape[0]] = x
     else:
         padded = x
-    gathered = [torch.empty_like(padded) for _ in range(n_ranks)]
+    gathered = [torch.empty_like(padded) for _ in counts]
     dist.all_gather(gathered, padded)
     return torch.cat([g[:n] for g, n in zip(gathered, counts, strict=True)], dim=0)

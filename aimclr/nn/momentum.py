@@ -67,7 +67,8 @@ def update_momentum(
 
     Raises:
         AimCLRError: ``m`` outside ``[0, 1]`` or the parameter (and, with
-            ``buffers``, buffer) names or shapes differ; raised before any update.
+            ``buffers``, buffer) names, shapes or devices differ; raised before any
+            update.
 
     Example:
         >>> q, k = torch.nn.Linear(1, 1, bias=False), torch.nn.Linear(1, 1, bias=False)
@@ -118,6 +119,11 @@ def _matched(
             raise AimCLRError(
                 f"{kind} {name!r} has shape {tuple(tensor.shape)} in query_net but "
                 f"{tuple(key[name].shape)} in key_net"
+            )
+        if tensor.device != key[name].device:  # the fused add would fail after the scaling
+            raise AimCLRError(
+                f"{kind} {name!r} is on {tensor.device} in query_net but on "
+                f"{key[name].device} in key_net; move both networks to one device"
             )
     names = list(query)
     return [query[n].detach() for n in names], [key[n].detach() for n in names]

@@ -7,7 +7,7 @@ from torch import nn
 
 from aimclr._checks import check_floating, check_tensor, describe
 from aimclr.errors import AimCLRError
-from aimclr.nn.distributed import all_gather_no_grad
+from aimclr.nn.distributed import all_gather_no_grad, gather_row_counts
 
 __all__ = ["MomentumQueue"]
 
@@ -126,9 +126,16 @@ class MomentumQueue(nn.Module):
         Raises:
             AimCLRError: ``keys`` is not a floating ``(B, D)`` tensor with the
                 queue's ``D``, or ``B`` is 0 or larger than ``K``; raised before
-                the queue is changed.
+                the queue is changed, and under ``torch.distributed`` on every rank
+                when one rank's keys are bad.
         """
-        self._check_keys(keys, "keys")
+        try:
+            self._check_keys(keys, "keys")
+        except AimCLRError as error:
+            # Join the count exchange of the gather first (it raises ``error`` here and
+            # an error on the other ranks), so that no rank waits for this one.
+            gather_row_counts(0, self.keys.device, error)
+            raise
         keys = all_gather_no_grad(keys)
         # Re-check after the gather: the total over ranks may exceed K.
         self._check_keys(keys, "keys gathered from all ranks")

@@ -400,7 +400,8 @@ class STGCN(nn.Module):
 
         ``x`` must be a floating ``(N, C, T, V, M)`` tensor with ``C = in_channels``,
         ``V`` the layout's joint count, ``N, M >= 1`` and ``T`` at least the total
-        temporal stride (4), so that every strided block sees distinct frames.
+        temporal stride (4), so that every strided block sees distinct frames. Outside
+        autocast it must also have the encoder's dtype and device.
         """
         check_tensor(x, "x")
         check_rank(x, "x", (_LAYOUT,))
@@ -419,6 +420,13 @@ class STGCN(nn.Module):
             raise AimCLRError(
                 f"{expected}, N >= 1, M >= 1 and T >= {total_stride} frames (the total "
                 f"temporal stride), got {describe(x)}"
+            )
+        weight = self.data_bn.weight
+        mixed = autocast_dtype(x.device.type) is not None  # autocast casts per op
+        if x.device != weight.device or (x.dtype != weight.dtype and not mixed):
+            raise AimCLRError(
+                f"x {_LAYOUT} must be on the encoder's device {weight.device} and (outside "
+                f"autocast) of its dtype {weight.dtype}, got {describe(x)} on {x.device}"
             )
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
