@@ -8,7 +8,7 @@ linear-evaluation ``best_model.pt`` (179 entries). The data options are those of
     python examples/evaluate.py runs/pretrain/last.pt --protocol linear
     python examples/evaluate.py runs/pretrain/last.pt --protocol semi --label-fraction 0.1
     python examples/evaluate.py ntu60_xsub_joint.pt --reference --data ntu:/data/NTU60/xsub \\
-        --protocol linear --persons 2 --frames 50
+        --protocol linear
 
 Protocols follow the reference recipes (:mod:`aimclr.eval`): ``knn`` (cosine, k = 200,
 tau = 0.1, and k = 1); ``linear`` (frozen encoder, BatchNorm in eval mode, SGD lr 3.0,
