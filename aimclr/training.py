@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import random
-import tempfile
+import secrets
+import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,9 @@ def save_checkpoint(state: Mapping[str, Any], path: str | os.PathLike[str]) -> P
 
     The bytes go to a temporary file in the same folder, are flushed to disk, and
     the file is then renamed over ``path`` (an atomic replace on POSIX and
-    Windows). A kill at any moment leaves either the old checkpoint or the new one.
+    Windows) and the folder flushed. A kill at any moment leaves either the old
+    checkpoint or the new one. A new file gets the permissions of any new file under
+    the process umask; a replaced one keeps its mode.
 
     Args:
         state: anything :func:`torch.save` accepts; tensors should be on the CPU
@@ -51,17 +54,36 @@ def save_checkpoint(state: Mapping[str, Any], path: str | os.PathLike[str]) -> P
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # A plain exclusive open (not mkstemp's 0600) gives the file the permissions of any
+    # new file under the process umask; a replaced checkpoint keeps its own mode.
+    temporary = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
     try:
-        with os.fdopen(handle, "wb") as file:
+        with open(temporary, "xb") as file:
             torch.save(dict(state), file)
             file.flush()
             os.fsync(file.fileno())
+        if path.exists():
+            os.chmod(temporary, stat.S_IMODE(path.stat().st_mode))
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
+    _fsync_folder(path.parent)
     return path
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Flush a folder's entries (the rename) to disk where the OS allows it (POSIX)."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:  # e.g. Windows cannot open folders
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:  # some file systems refuse fsync on folders
+        pass
+    finally:
+        os.close(descriptor)
 
 
 def load_checkpoint(

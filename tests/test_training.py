@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,16 @@ def test_checkpoint_round_trip_and_no_leftover_temporary(tmp_path: Path) -> None
     assert loaded["epoch"] == 3 and loaded["nested"] == {"lr": 0.1}
     assert torch.equal(loaded["weights"], state["weights"])
     assert sorted(p.name for p in path.parent.iterdir()) == ["last.pt"]
+
+
+def test_checkpoint_permissions_follow_the_umask_or_the_replaced_file(tmp_path: Path) -> None:
+    reference = tmp_path / "plain"
+    reference.write_bytes(b"")  # what any new file gets under this process's umask
+    path = save_checkpoint({"epoch": 1}, tmp_path / "last.pt")
+    assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE(reference.stat().st_mode)
+    path.chmod(0o600)  # the user restricted it: a new checkpoint keeps that
+    save_checkpoint({"epoch": 2}, path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and load_checkpoint(path)["epoch"] == 2
 
 
 def test_failed_save_keeps_the_previous_checkpoint(tmp_path: Path) -> None:
