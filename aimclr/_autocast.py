@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 
@@ -18,3 +20,10 @@ def autocast_dtype(device_type: str) -> torch.dtype | None:
         enabled = device_type == "cuda" and torch.is_autocast_enabled()
         return torch.get_autocast_gpu_dtype() if enabled else None
     return torch.get_autocast_dtype(device_type) if enabled else None
+
+
+def no_autocast(device_type: str) -> contextlib.AbstractContextManager[object]:
+    """A context that switches autocast off for ``device_type`` where torch has one."""
+    if device_type in ("cpu", "cuda"):
+        return torch.autocast(device_type, enabled=False)
+    return contextlib.nullcontext()

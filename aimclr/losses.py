@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aimclr._autocast import no_autocast
 from aimclr._checks import check_floating, check_positive, check_tensor, describe
 from aimclr.errors import AimCLRError
 
@@ -228,7 +229,9 @@ def mine_neighbors(
     the ``top_k`` queue entries with the largest similarity ``z · m_i``
     (un-tempered) are positives; the mask is their union, plus column 0 (the
     positive key), aligned with the ``(N, 1 + K)`` logits. Look neighbours up in
-    the queue *before* enqueueing the current keys.
+    the queue *before* enqueueing the current keys. Similarities are computed in
+    float32 (float64 inputs: float64) even under autocast, so that close neighbours
+    are ranked as in full precision.
 
     Args:
         queries: one or more ``(N, D)`` query embeddings of the same batch.
@@ -266,10 +269,14 @@ def mine_neighbors(
         raise AimCLRError(f"top_k must be an int in [1, K = {size}], got {top_k!r}")
     mask = torch.zeros(first.shape[0], 1 + size, dtype=torch.bool, device=first.device)
     mask[:, 0] = True
-    for z in queries:
-        similarity = torch.einsum("nd,kd->nk", z, queue.to(z.dtype))
-        nearest = similarity.topk(top_k, dim=1).indices
-        mask.scatter_(1, nearest + 1, True)
+    # Rank in float32 at least, outside autocast: bfloat16 similarities keep ~3 digits,
+    # so near neighbours in a large queue would tie and top-k would pick among them.
+    dtype = torch.promote_types(torch.promote_types(first.dtype, queue.dtype), torch.float32)
+    with no_autocast(first.device.type):
+        for z in queries:
+            similarity = z.to(dtype) @ queue.to(dtype).T
+            nearest = similarity.topk(top_k, dim=1).indices
+            mask.scatter_(1, nearest + 1, True)
     return mask
 
 

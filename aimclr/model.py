@@ -507,10 +507,10 @@ class AimCLR(nn.Module):
                 update_momentum(self.head_q, self.head_k, self.momentum)
             key = F.normalize(self.head_k(self.encoder_k(x_key)), dim=1)
         # 4. Logits against the queue before this step's keys are enqueued.
-        negatives = self.queue.negatives()
-        lower = autocast_dtype(negatives.device.type)
-        if lower is not None:  # every product with the queue runs in it: cast once, not six times
-            negatives = negatives.to(lower)
+        queue = self.queue.negatives()  # full precision: NNM ranks neighbours with it
+        lower = autocast_dtype(queue.device.type)
+        # Every logit product with the queue runs in the autocast dtype: cast once, not six times.
+        negatives = queue if lower is None else queue.to(lower)
         query = z_extreme if extreme_is_query else z_query
         if query is None:  # unreachable: every configuration has a query view
             raise AimCLRError("no query view to contrast; check the model switches")
@@ -520,7 +520,7 @@ class AimCLR(nn.Module):
         info_nce = nnm = pos_mask = None
         if self.nnm_active(epoch):
             candidates = [z for z in (z_query, z_extreme, z_extreme_drop) if z is not None]
-            pos_mask = mine_neighbors(candidates, negatives, self.nnm_top_k)
+            pos_mask = mine_neighbors(candidates, queue, self.nnm_top_k)
             nnm = nnm_loss(logits, pos_mask, self.nnm_reduction)
             contrastive = nnm
         else:

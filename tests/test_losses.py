@@ -254,6 +254,16 @@ def test_half_precision_logits_do_not_overflow() -> None:
     assert contrastive_logits(q.double(), q.double(), queue.double()).dtype == torch.float64
 
 
+def test_neighbours_are_ranked_in_float32_under_autocast() -> None:
+    # Similarities 0.5000 … 0.5007 differ in float32 but all round to 0.5 in bfloat16.
+    q = torch.tensor([[1.0, 0.0]])
+    queue = torch.stack([0.5 + 1e-4 * torch.arange(8.0), torch.zeros(8)], dim=1)
+    expected = torch.zeros(1, 9, dtype=torch.bool)
+    expected[0, [0, 8]] = True  # the positive key and the last (largest) queue row
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert torch.equal(mine_neighbors([q], queue, top_k=1), expected)
+
+
 def _all_losses(
     q: torch.Tensor, q_e: torch.Tensor, k: torch.Tensor, queue: torch.Tensor
 ) -> dict[str, torch.Tensor]:

@@ -22,13 +22,13 @@ coordinate matrix, ``B`` = temporal blur, ``n`` = noise):
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import torch
 
+from aimclr._autocast import no_autocast
 from aimclr.transforms._base import compute_dtype
 from aimclr.transforms.functional import blur_frames
 
@@ -317,18 +317,11 @@ def execute_many(
     target = out if direct and out is not None else x.new_empty(shape, dtype=dtype)
     # Augmentation is not differentiable; inference mode also makes each op cheaper.
     # A caller's autocast must not lower the products' precision (or their dtype).
-    with torch.inference_mode(), _no_autocast(x.device.type):
+    with torch.inference_mode(), no_autocast(x.device.type):
         _run(x, plans, dtype, target)
     if out is None:
         return target.to(x.dtype)
     return out if direct else out.copy_(target)
-
-
-def _no_autocast(device_type: str) -> contextlib.AbstractContextManager[object]:
-    """A context that switches autocast off for ``device_type`` where torch has one."""
-    if device_type in ("cpu", "cuda"):
-        return torch.autocast(device_type, enabled=False)
-    return contextlib.nullcontext()
 
 
 def _run(x: torch.Tensor, plans: Sequence[Plan], dtype: torch.dtype, target: torch.Tensor) -> None:
