@@ -65,7 +65,8 @@ def extreme_view(
     A codes string selects the current reference's subset instead: crop and shear,
     then the selected ones of ``1`` spatial flip, ``2`` rotate, ``3`` noise, ``4``
     blur, ``5`` axis mask, ``6`` temporal flip in that order; ``"12345"`` is the
-    reference default (no temporal flip).
+    reference default (no temporal flip), and ``""`` keeps crop and shear alone
+    (the normal view's transforms).
 
     Parameters: flip p 0.5 (joints only); rotation main axis uniform in {x, y, z},
     ``U(0°, 30°)`` about it and ``U(0°, 1°)`` about the others, always applied;
@@ -73,7 +74,8 @@ def extreme_view(
     un-normalised, p 0.5; axis mask p 0.5.
 
     Args:
-        codes: None for all eight, or digits from ``"123456"`` (each at most once).
+        codes: None for all eight, or digits from ``"123456"`` (each at most once;
+            possibly none).
         layout: skeleton for the spatial flip.
         shear_amplitude: shear factors are drawn from ``U(-a, a)``.
         padding_ratio: crop pad is ``T // padding_ratio`` frames.
