@@ -403,6 +403,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     checkpoint_path = workdir / "last.pt"
     if args.resume:
         state = load_checkpoint(checkpoint_path, map_location=runtime.device)
+        check_resumable(state.get("args", {}), args, checkpoint_path)
         core.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if scaler is not None and "scaler" in state:
@@ -460,6 +461,28 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         dist.barrier()
         dist.destroy_process_group()
     return results
+
+
+#: Options that define the run a checkpoint belongs to: the model's shapes, its loss,
+#: the data and the views. The schedule (epochs, lr, ...) may change on resume.
+RUN_DEFINING = ("data", "train_samples", "test_samples", "synthetic", "test_styles", "frames",
+                "persons", "stream", "preset", "aug_codes", "hidden_channels", "hidden_dim",
+                "feature_dim", "dropout", "temperature", "queue_size", "topk", "seed")
+
+
+def check_resumable(saved: dict[str, Any], args: argparse.Namespace, path: Path) -> None:
+    """Raise unless ``args`` continue the run saved with options ``saved``.
+
+    A model of other shapes would fail deep inside ``load_state_dict``; other data,
+    views or losses would silently continue a different run.
+    """
+    changed = [f"--{name.replace('_', '-')} {saved[name]!r} -> {getattr(args, name)!r}"
+               for name in RUN_DEFINING if name in saved and saved[name] != getattr(args, name)]
+    if changed:
+        raise AimCLRError(
+            f"{path} belongs to a run with other options ({'; '.join(changed)}); pass the "
+            "saved values to resume it, or choose another --workdir"
+        )
 
 
 def final_evaluation(args: argparse.Namespace, core: AimCLR, data: Data, num_classes: int,

@@ -125,6 +125,20 @@ def test_resume_without_checkpoint_is_a_clear_error(
     assert "checkpoint file not found" in capsys.readouterr().err
 
 
+def test_resume_with_other_run_options_is_a_clear_error(
+    pretrain: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert pretrain.main([*TINY, "--epochs", "1", "--workdir", str(tmp_path)]) == 0
+    before = (tmp_path / "last.pt").read_bytes()
+    wider = [*TINY, "--queue-size", "48", "--stream", "bone", "--epochs", "2"]
+    assert pretrain.main([*wider, "--workdir", str(tmp_path), "--resume"]) == 2
+    message = capsys.readouterr().err
+    assert "--stream 'joint' -> 'bone'; --queue-size 40 -> 48" in message
+    assert (tmp_path / "last.pt").read_bytes() == before  # nothing overwritten
+    # The schedule may change: a longer run resumes.
+    assert pretrain.main([*TINY, "--epochs", "2", "--workdir", str(tmp_path), "--resume"]) == 0
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
