@@ -445,7 +445,7 @@ def fuse_scores(
         ``(N, K)`` fused scores.
 
     Raises:
-        AimCLRError: no scores, shapes differ, or a stream has no weight.
+        AimCLRError: no scores, shapes differ, or a stream has no finite weight.
 
     Example:
         >>> s = {"joint": torch.tensor([[1.0, 0.0]]), "motion": torch.tensor([[0.0, 2.0]])}
@@ -458,6 +458,13 @@ def fuse_scores(
     missing = [name for name in scores if name not in weights]
     if missing:
         raise AimCLRError(f"no weight for streams {missing}; weights has {sorted(weights)}")
+    for name in scores:
+        weight = weights[name]
+        finite = isinstance(weight, (int, float)) and math.isfinite(weight)
+        if isinstance(weight, bool) or not finite:
+            raise AimCLRError(
+                f"the weight of stream {name!r} must be a finite number, got {weight!r}"
+            )
     shapes = {name: tuple(s.shape) for name, s in scores.items()}
     if len(set(shapes.values())) != 1 or any(len(s) != 2 for s in shapes.values()):
         raise AimCLRError(f"all scores must be (N, K) of one shape, got {shapes}")

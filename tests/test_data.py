@@ -119,6 +119,8 @@ def test_tensor_dataset() -> None:
         SkeletonTensorDataset(np.ones((2, 3, 10, 25, 1)), np.array([0.0, 1.0]))
     with pytest.raises(AimCLRError, match=r"layout \(N, C, T, V, M\)"):
         SkeletonTensorDataset(np.ones((3, 10, 25, 1)), [0, 1, 2])
+    with pytest.raises(AimCLRError, match=r"labels must have layout \(N,\), got shape \(2, 2\)"):
+        SkeletonTensorDataset(np.ones((4, 3, 10, 25, 1)), np.zeros((2, 2), dtype=int))
 
 
 def _npz(tmp_path: Path) -> tuple[Path, list[np.ndarray]]:
@@ -218,3 +220,6 @@ def test_class_balanced_subset_counts() -> None:
         class_balanced_subset(labels, 0.0)
     with pytest.raises(AimCLRError, match="1-D sequence of class indices"):
         class_balanced_subset(np.zeros((2, 2), dtype=int), 0.5)
+    assert idx == class_balanced_subset(labels, 0.1, generator=np.int64(0))  # numpy seeds
+    with pytest.raises(AimCLRError, match=r"generator must be a torch\.Generator, an integer"):
+        class_balanced_subset(labels, 0.1, generator="0")  # type: ignore[arg-type]

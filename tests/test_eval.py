@@ -140,6 +140,8 @@ def test_topk_and_fusion_by_hand() -> None:
         fuse_scores({"rgb": joint})
     with pytest.raises(AimCLRError, match="one shape"):
         fuse_scores({"joint": joint, "bone": torch.zeros(2, 2)})
+    with pytest.raises(AimCLRError, match="weight of stream 'b' must be a finite number"):
+        fuse_scores({"a": joint, "b": bone}, {"a": 1.0, "b": float("nan")})
     with pytest.raises(AimCLRError, match="scores is empty"):
         fuse_scores({})
 

@@ -241,10 +241,12 @@ class SkeletonTensorDataset(Dataset[tuple[Any, int]]):
         transform: Transform | None = None,
     ) -> None:
         _check_array(data, "data", None)
-        if isinstance(labels, torch.Tensor):
-            label_tensor = labels.detach().cpu().reshape(-1)
-        else:
-            label_tensor = torch.as_tensor(np.asarray(labels)).reshape(-1)
+        label_tensor = (labels.detach().cpu() if isinstance(labels, torch.Tensor)
+                        else torch.as_tensor(np.asarray(labels)))  # fmt: skip
+        if label_tensor.dim() != 1:  # a (2, 2) matrix must not pass for N = 4 labels
+            raise AimCLRError(
+                f"labels must have layout (N,), got shape {tuple(label_tensor.shape)}"
+            )
         if label_tensor.numel() and (
             label_tensor.is_floating_point() or label_tensor.is_complex()
         ):

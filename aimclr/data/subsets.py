@@ -52,8 +52,12 @@ def class_balanced_subset(
         )
     if arr.size and arr.min() < 0:
         raise AimCLRError(f"labels must be >= 0, got minimum {int(arr.min())}")
-    if isinstance(generator, int):
-        generator = torch.Generator().manual_seed(generator)
+    if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
+        generator = torch.Generator().manual_seed(int(generator))
+    elif generator is not None and not isinstance(generator, torch.Generator):
+        raise AimCLRError(
+            f"generator must be a torch.Generator, an integer seed or None, got {generator!r}"
+        )
     chosen: list[int] = []
     for cls in np.unique(arr):
         members = np.flatnonzero(arr == cls)
