@@ -50,6 +50,9 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, l
     p.add_argument("--reference", action="store_true",
                    help="the checkpoint comes from the official AimCLR code")
     p.add_argument("--protocol", choices=("knn", "linear", "finetune", "semi"), default="linear")
+    p.add_argument("--stream", choices=("joint", "bone", "motion"), default=None,
+                   help="input stream; default: the one a library checkpoint was trained on "
+                        "(joint for --reference files)")
     p.add_argument("--label-fraction", type=float, default=0.1, help="semi: labelled share")
     p.add_argument("--eval-epochs", type=int, default=100)
     p.add_argument("--eval-batch-size", type=int, default=128)
@@ -60,8 +63,15 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, l
 
 
 def load_encoder(args: argparse.Namespace, data_args: argparse.Namespace) -> nn.Module:
-    """The query encoder of a library or reference checkpoint, on the CPU."""
+    """The query encoder of a library or reference checkpoint, on the CPU.
+
+    Also sets ``data_args.stream``: ``--stream`` if given, else the stream a library
+    checkpoint was trained on (``"joint"`` for reference files).
+    """
+    if not args.checkpoint.is_file():
+        raise AimCLRError(f"checkpoint file not found: {args.checkpoint}")
     if args.reference:
+        data_args.stream = args.stream or "joint"
         state = load_state_dict_file(args.checkpoint)
         encoder, _ = load_reference_encoder(state, "encoder_q.", "ntu-rgb+d", dropout=0.0)
         return encoder
@@ -71,6 +81,7 @@ def load_encoder(args: argparse.Namespace, data_args: argparse.Namespace) -> nn.
             f"{args.checkpoint} is not a checkpoint of examples/pretrain.py (expected the "
             "keys 'model' and 'args'); pass --reference for the official code's files"
         )
+    data_args.stream = args.stream or saved["args"].get("stream", "joint")
     # Rebuild the model with the widths it was trained with.
     for name in ("hidden_channels", "hidden_dim", "feature_dim", "queue_size", "preset"):
         setattr(data_args, name, saved["args"][name])
@@ -82,11 +93,14 @@ def load_encoder(args: argparse.Namespace, data_args: argparse.Namespace) -> nn.
 def evaluate(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run the chosen protocol; returns (and prints) the accuracies."""
     args, rest = parse_args(argv)
+    if args.save_scores is not None and args.protocol == "knn":
+        raise AimCLRError("--save-scores needs a classifier's logits: use it with --protocol "
+                          "linear, finetune or semi, not knn")
     data_args = pretrain.parse_args(rest)
     runtime = pretrain.setup_runtime(data_args)
+    encoder = load_encoder(args, data_args).to(runtime.device)  # checked before the data
     data = pretrain.load_data(data_args)
     num_classes = pretrain.num_classes_of(data)
-    encoder = load_encoder(args, data_args).to(runtime.device)
     stream = data_args.stream
     train = pretrain.stream_dataset(data.train, stream)
     test = pretrain.stream_dataset(data.test, stream)
@@ -112,7 +126,7 @@ def evaluate(argv: Sequence[str] | None = None) -> dict[str, Any]:
             outcome = semi_supervised_finetune(classifier, train, test, args.label_fraction,
                                                seed=data_args.seed, **schedule)
         result.update(top1_best=outcome.best_top1, top1_last=outcome.last_top1)
-    if args.save_scores is not None and args.protocol != "knn":
+    if args.save_scores is not None:
         torch.save(outcome.best_scores.cpu(), args.save_scores)
     print(json.dumps(result, indent=2))
     return result

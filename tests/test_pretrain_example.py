@@ -185,10 +185,10 @@ def test_evaluate_a_library_checkpoint(
 ) -> None:
     assert pretrain.main([*TINY, "--epochs", "1", "--workdir", str(tmp_path)]) == 0
     evaluate = load_evaluate()
+    scores = [] if protocol == "knn" else ["--save-scores", str(tmp_path / "scores.pt")]
     result = evaluate.evaluate([str(tmp_path / "last.pt"), "--protocol", protocol,
                                 "--eval-epochs", "2", "--eval-batch-size", "16",
-                                "--label-fraction", "0.5", "--save-scores",
-                                str(tmp_path / "scores.pt"), *EVAL_DATA])
+                                "--label-fraction", "0.5", *scores, *EVAL_DATA])
     accuracies = [v for k, v in result.items() if k.startswith(("top1", "knn"))]
     assert accuracies and all(0.0 <= value <= 1.0 for value in accuracies)
     if protocol != "knn":  # (N_test, classes) logits for fuse_scores
@@ -208,3 +208,18 @@ def test_evaluate_a_reference_checkpoint(
 def test_evaluate_rejects_a_foreign_checkpoint(tmp_path: Path) -> None:
     torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
     assert load_evaluate().main([str(tmp_path / "other.pt"), *EVAL_DATA]) == 2
+
+
+def test_evaluate_uses_the_checkpoint_s_stream_and_checks_its_arguments(
+    pretrain: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert pretrain.main([*TINY, "--epochs", "1", "--stream", "bone",
+                          "--workdir", str(tmp_path)]) == 0  # fmt: skip
+    evaluate, checkpoint = load_evaluate(), str(tmp_path / "last.pt")
+    knn = [checkpoint, "--protocol", "knn", *EVAL_DATA]
+    assert evaluate.evaluate(knn)["stream"] == "bone"  # as trained
+    assert evaluate.evaluate([*knn, "--stream", "motion"])["stream"] == "motion"  # as asked
+    assert evaluate.main([str(tmp_path / "missing.pt"), *EVAL_DATA]) == 2
+    assert "checkpoint file not found" in capsys.readouterr().err
+    assert evaluate.main([*knn, "--save-scores", str(tmp_path / "s.pt")]) == 2
+    assert "--save-scores needs a classifier's logits" in capsys.readouterr().err
