@@ -338,11 +338,18 @@ def convert_reference_pretrain(state_dict: Mapping[str, torch.Tensor]) -> StateD
             )
         out.update({encoder_prefix + k: v for k, v in backbone.items()})
         out.update({head_prefix + k: v for k, v in head.items()})
-    queue = state["queue"]
+    queue, pointer = state["queue"], state["queue_ptr"]
     if queue.dim() != 2:
         raise AimCLRError(f"queue must have layout (D, K), got shape {tuple(queue.shape)}")
+    if (pointer.numel() != 1 or pointer.is_floating_point() or pointer.dtype == torch.bool
+            or not 0 <= int(pointer.reshape(())) < queue.shape[1]):  # fmt: skip
+        raise AimCLRError(
+            f"queue_ptr must be one integer in [0, K = {queue.shape[1]}), got shape "
+            f"{tuple(pointer.shape)}, dtype {pointer.dtype}"
+            + (f", value {pointer.reshape(()).item()}" if pointer.numel() == 1 else "")
+        )
     out["queue.keys"] = queue.t().contiguous()
-    out["queue.ptr"] = state["queue_ptr"].reshape(1).to(torch.int64)
+    out["queue.ptr"] = pointer.reshape(1).to(torch.int64)
     return out
 
 
@@ -358,8 +365,9 @@ def to_reference_pretrain(state_dict: Mapping[str, torch.Tensor]) -> StateDict:
         ``fc.0``/``fc.2``), ``queue`` ``(D, K)``, ``queue_ptr`` ``(1,)``.
 
     Raises:
-        AimCLRError: an entry has no reference counterpart (listed), or the queue is
-            missing.
+        AimCLRError: an entry has no reference counterpart (listed), or the result
+            lacks an entry of the reference format (both encoders with their MLP
+            heads, the queue and its pointer).
     """
     state = strip_module_prefix(state_dict)
     out: StateDict = {}
@@ -390,4 +398,10 @@ def to_reference_pretrain(state_dict: Mapping[str, torch.Tensor]) -> StateDict:
     missing = [k for k in ("queue", "queue_ptr") if k not in out]
     if missing:
         raise AimCLRError(f"missing entries: {_list(['queue.keys', 'queue.ptr'])}")
+    # The reference's loaders fall back to a partial load, so an incomplete file would
+    # quietly keep random weights there: require everything the way back needs.
+    try:
+        convert_reference_pretrain(out)
+    except AimCLRError as error:
+        raise AimCLRError(f"the model state dict is incomplete: {error}") from None
     return out

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from aimclr import AimCLRError
+from aimclr import AimCLR, AimCLRError
 from aimclr.checkpoint import (
     convert_reference_encoder,
     convert_reference_pretrain,
@@ -84,15 +84,13 @@ def test_round_trip_of_a_fresh_encoder() -> None:
     torch.manual_seed(0)
     encoder = STGCN(hidden_channels=8, hidden_dim=32, edge_importance=False,
                     temporal_kernel_size=5)
-    inverse = to_reference_pretrain(
-        {**{"encoder_q." + k: v for k, v in encoder.state_dict().items()},
-         "queue.keys": torch.zeros(4, 2), "queue.ptr": torch.zeros(1, dtype=torch.long)}
-    )
+    model = AimCLR.preset("aimclr", encoder, feature_dim=6, queue_size=4)
+    inverse = to_reference_pretrain(model.state_dict())
     # 4h = hidden_dim: the last block has an identity residual, as the reference builds it.
     assert "encoder_q.st_gcn_networks.9.residual.0.weight" not in inverse
     assert "encoder_q.st_gcn_networks.7.residual.0.weight" in inverse
     loaded, head = load_reference_encoder(inverse)
-    assert head is None and loaded.edge_importance is None
+    assert isinstance(head, ProjectionHead) and loaded.edge_importance is None
     x = torch.randn(2, 3, 12, 25, 1)
     torch.testing.assert_close(loaded.eval()(x), encoder.eval()(x))
 
@@ -141,3 +139,20 @@ def test_adjacency_and_shapes_are_checked(reference_case: dict[str, Any]) -> Non
     state["encoder_q.data_bn.weight"] = torch.ones(74)
     with pytest.raises(AimCLRError, match=r"cannot load the encoder weights: .*data_bn\.weight"):
         load_reference_encoder(state)
+
+
+def test_export_refuses_an_incomplete_model_and_a_bad_pointer(
+    reference_case: dict[str, Any],
+) -> None:
+    library = convert_reference_pretrain(reference_case["state_dict"])
+    query_only = {k: v for k, v in library.items() if not k.startswith(("encoder_k.", "head_k."))}
+    with pytest.raises(AimCLRError, match=r"incomplete: no entry starts with 'encoder_k\.'"):
+        to_reference_pretrain(query_only)
+    one_missing = {k: v for k, v in library.items() if k != "encoder_q.blocks.3.tcn.conv.weight"}
+    with pytest.raises(AimCLRError, match=re.escape("encoder_q.st_gcn_networks.3.tcn.2.weight")):
+        to_reference_pretrain(one_missing)
+    size = library["queue.keys"].shape[0]
+    expected = re.escape(f"queue_ptr must be one integer in [0, K = {size})")
+    for pointer in (torch.tensor([size]), torch.tensor([1.5]), torch.tensor([0, 1])):
+        with pytest.raises(AimCLRError, match=expected):
+            convert_reference_pretrain({**reference_case["state_dict"], "queue_ptr": pointer})
