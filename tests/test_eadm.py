@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -197,3 +198,14 @@ def test_eadm_inside_a_custom_gcn_trains() -> None:
     loss.backward()
     optimizer.step()
     assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    # Gradients through the kept elements let it fit the six samples. Balanced labels:
+    # a classifier that ignores x (e.g. everything dropped) cannot go below log 3.
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+    losses = []
+    for _ in range(30):
+        loss = nn.functional.cross_entropy(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0] and losses[-1] < 0.5 * math.log(3)

@@ -385,3 +385,71 @@ def test_finetune_modes_and_frozen_encoders() -> None:
         assert result.model is not None
         assert {name: m.training for name, m in model.named_modules()} == modes
         assert {name: m.training for name, m in result.model.named_modules()} == modes
+
+
+def test_step_decay_to_zero_freezes_the_classifier_after_the_milestone() -> None:
+    # milestones=(1,), gamma=0: lr = 0 from epoch 2 on, so SGD (p -= lr * buf) leaves the
+    # weights at their epoch-1 values whatever the momentum buffer holds.
+    enc = MeanEncoder()
+    train, test = _toy(48, 10), _toy(12, 11)
+    results = {
+        epochs: linear_evaluation(enc, train, test, num_classes=3, epochs=epochs, lr=0.3,
+                                  milestones=(1,), gamma=0.0, batch_size=16, eval_every=1,
+                                  generator=torch.Generator().manual_seed(3))
+        for epochs in (1, 4)
+    }
+    one, four = results[1].model, results[4].model
+    assert one is not None and four is not None
+    assert torch.equal(four.fc.weight, one.fc.weight) and torch.equal(four.fc.bias, one.fc.bias)
+    # epoch 1 did train: the same draw with a negligible lr stays at the initialisation
+    still = linear_evaluation(enc, train, test, num_classes=3, epochs=1, lr=1e-9,
+                              batch_size=16, generator=torch.Generator().manual_seed(3)).model
+    assert still is not None
+    assert (one.fc.weight - still.fc.weight).abs().max() > 1e-3
+    assert [h[0] for h in results[4].history] == [1, 2, 3, 4]
+    assert len({h[1:] for h in results[4].history}) == 1  # same accuracy at every epoch
+    assert results[4].best_epoch == 1  # a tie at every epoch: the first one counts
+    torch.testing.assert_close(results[4].best_scores, results[1].best_scores, rtol=0, atol=0)
+
+
+def test_gradient_clipping_bounds_every_step() -> None:
+    # momentum 0, no weight decay: each step moves the parameters by lr * clipped gradient,
+    # of norm <= max_grad_norm, so the total change is at most lr * max_grad_norm * steps.
+    torch.manual_seed(0)
+    model = EncoderClassifier(MeanEncoder(), 8, 3)
+    x, y = _toy(24, 12)
+    lr, max_norm, epochs, batch_size = 0.5, 1e-3, 2, 8
+    steps = epochs * (24 // batch_size)
+    result = finetune(model, (x, y), (x, y), epochs=epochs, lr=lr, momentum=0.0,
+                      weight_decay=0.0, batch_size=batch_size, max_grad_norm=max_norm,
+                      generator=torch.Generator().manual_seed(0))
+    assert result.model is not None
+    change = torch.cat([(after - before).detach().flatten() for after, before in
+                        zip(result.model.parameters(), model.parameters(), strict=True)])
+    bound = lr * max_norm * steps
+    assert 0 < change.norm() <= bound * (1 + 1e-4)
+    # without clipping the same run moves much further: the bound is not vacuous
+    free = finetune(model, (x, y), (x, y), epochs=epochs, lr=lr, momentum=0.0,
+                    weight_decay=0.0, batch_size=batch_size,
+                    generator=torch.Generator().manual_seed(0))
+    assert free.model is not None
+    moved = torch.cat([(after - before).detach().flatten() for after, before in
+                       zip(free.model.parameters(), model.parameters(), strict=True)])
+    assert moved.norm() > 10 * bound
+
+
+def test_best_epoch_is_the_first_to_reach_the_best_top1() -> None:
+    enc = MeanEncoder()
+    train, test = _toy(96, 13), _toy(30, 14)
+    kwargs = {"num_classes": 3, "lr": 0.5, "batch_size": 16, "eval_every": 1}
+    result = linear_evaluation(enc, train, test, epochs=8,
+                               generator=torch.Generator().manual_seed(0), **kwargs)
+    top1 = [h[1] for h in result.history]
+    first = 1 + top1.index(max(top1))
+    assert top1.count(max(top1)) >= 2  # a tie: the run saturates before its last epoch
+    assert result.best_top1 == max(top1) and result.best_epoch == first
+    assert result.best_top5 == result.history[first - 1][2]
+    # best_scores are that epoch's logits: a run stopped there ends with them
+    short = linear_evaluation(enc, train, test, epochs=first,
+                              generator=torch.Generator().manual_seed(0), **kwargs)
+    torch.testing.assert_close(result.best_scores, short.best_scores, rtol=0, atol=0)

@@ -123,3 +123,25 @@ def test_adjacency_rejects_bad_arguments() -> None:
         adjacency(NTU_RGBD, "radial")  # type: ignore[arg-type]
     with pytest.raises(AimCLRError, match="max_hop and dilation must be >= 1"):
         adjacency(NTU_RGBD, max_hop=0)
+
+
+def test_ntu_distance_partitions_by_hand() -> None:
+    # Spec §1.4: the 24 bones, 1-based; column w is normalised by deg(w) = 1 + #bones at w.
+    bones = [(1, 2), (2, 21), (3, 21), (4, 3), (5, 21), (6, 5), (7, 6), (8, 7), (9, 21),
+             (10, 9), (11, 10), (12, 11), (13, 1), (14, 13), (15, 14), (16, 15), (17, 1),
+             (18, 17), (19, 18), (20, 19), (22, 23), (23, 8), (24, 25), (25, 12)]
+    degree = [1] * 25  # the self-loop
+    for a, b in bones:
+        degree[a - 1] += 1
+        degree[b - 1] += 1
+    assert degree[20] == 5 and degree[0] == 4 and degree[3] == 2  # spine-shoulder, base, head
+    self_part = torch.diag(torch.tensor([1.0 / d for d in degree]))
+    hop_part = torch.zeros(25, 25)
+    for a, b in bones:
+        hop_part[a - 1, b - 1] = 1.0 / degree[b - 1]
+        hop_part[b - 1, a - 1] = 1.0 / degree[a - 1]
+    a = adjacency(NTU_RGBD, "distance", max_hop=1)
+    assert a.shape == (2, 25, 25)
+    assert int((a[0] != 0).sum()) == 25 and int((a[1] != 0).sum()) == 48
+    torch.testing.assert_close(a[0], self_part)
+    torch.testing.assert_close(a[1], hop_part)

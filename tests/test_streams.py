@@ -25,6 +25,20 @@ def test_bone_matches_the_reference_loop() -> None:
     assert float(to_bone(x)[:, :, :, 20].abs().max()) == 0.0
 
 
+# COCO-17 parents, 0-based, nose-rooted (0 nose, 1/2 eyes, 3/4 ears, 5/6 shoulders,
+# 7/8 elbows, 9/10 wrists, 11/12 hips, 13/14 knees, 15/16 ankles); the nose is its own.
+COCO_PARENTS = [0, 0, 0, 1, 2, 0, 0, 5, 6, 7, 8, 5, 6, 11, 12, 13, 14]
+
+
+def test_coco_bone_matches_a_plain_loop() -> None:
+    x = torch.randn(2, 3, 5, 17, 2, dtype=torch.float64)
+    expected = torch.zeros_like(x)
+    for child, parent in enumerate(COCO_PARENTS):
+        expected[:, :, :, child] = x[:, :, :, child] - x[:, :, :, parent]
+    torch.testing.assert_close(to_bone(x, COCO_17), expected, rtol=0, atol=0)
+    torch.testing.assert_close(to_bone(x[1], "coco-17"), expected[1], rtol=0, atol=0)
+
+
 def test_single_sample_equals_batched() -> None:
     x = torch.randn(3, 3, 6, 17, 1)
     for stream in ("joint", "bone", "motion"):

@@ -17,6 +17,7 @@ from aimclr.training import (
     get_rng_state,
     load_checkpoint,
     save_checkpoint,
+    seed_everything,
     set_rng_state,
     step_lr,
 )
@@ -113,3 +114,25 @@ def test_check_finite_losses_names_the_bad_terms() -> None:
     with pytest.raises(NonFiniteLossError, match=r"epoch 2, step 5: \{'d3m': nan\}"):
         check_finite_losses({"ok": torch.tensor(0.5), "d3m": torch.tensor(float("nan"))},
                             "epoch 2, step 5")
+
+
+def _draws() -> tuple[float, float, torch.Tensor]:
+    return random.random(), float(np.random.random()), torch.rand(4)
+
+
+def test_seed_everything_seeds_python_numpy_and_torch() -> None:
+    saved = get_rng_state()
+    try:
+        seed = 2**40 + 3  # beyond NumPy's 32-bit seeds
+        seed_everything(seed)
+        first = _draws()
+        _draws()  # the generators move on ...
+        seed_everything(seed)  # ... and the seed rewinds all three
+        again = _draws()
+        seed_everything(seed + 1)
+        other = _draws()
+    finally:
+        set_rng_state(saved)
+    assert first[0] == again[0] and first[1] == again[1] and torch.equal(first[2], again[2])
+    assert first[0] != other[0] and first[1] != other[1]
+    assert not torch.equal(first[2], other[2])

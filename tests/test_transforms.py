@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aimclr import AimCLRError
-from aimclr.graph import SkeletonLayout
+from aimclr.graph import NTU_RGBD, SkeletonLayout
 from aimclr.transforms import (
     AimCLRViews,
     AxisMask,
@@ -284,8 +284,6 @@ def test_fusion_handles_ops_after_noise_and_blur() -> None:
 def test_fusion_with_several_joint_permutations(dtype: torch.dtype) -> None:
     # No crop: the matrix product writes the result and the joints move in place
     # (as packed integers for float32 with M = 2, by rows for float64).
-    from aimclr.graph import NTU_RGBD
-
     other = SkeletonLayout.from_edges("ntu-other", 25, NTU_RGBD.edges, center=20,
                                       flip_pairs=[(0, 1), (4, 5)])
     view = Compose([SpatialFlip(p=0.5), SpatialFlip(other, p=0.5), Shear()])
@@ -377,6 +375,51 @@ def test_preset_composition() -> None:
     rot = extreme_view().transforms[3]
     assert isinstance(rot, Rotate) and rot.main_range == (0.0, 30.0)
     assert [type(t).__name__ for t in normal_view().transforms] == ["TemporalCrop", "Shear"]
+
+
+def _check_reference_parameters(t: Transform[Any]) -> None:
+    """Spec §2: the reference value of every parameter of one extreme-view transform."""
+    if isinstance(t, TemporalCrop):
+        assert t.padding is None and t.ratio == 6
+        assert t.pad_for(50) == 50 // 6 == 8
+    elif isinstance(t, Shear):
+        assert t.amplitude == 0.5
+    elif isinstance(t, SpatialFlip):
+        assert t.p == 0.5 and t.mirror is None  # joints swapped, coordinates not mirrored
+        assert t.layout is NTU_RGBD
+    elif isinstance(t, Rotate):
+        assert t.main_range == (0.0, 30.0) and t.other_range == (0.0, 1.0)
+    elif isinstance(t, TemporalFlip):
+        assert t.p == 0.5
+    elif isinstance(t, GaussianNoise):
+        assert t.std == 0.01 and t.p == 0.5
+    elif isinstance(t, GaussianBlur):
+        assert t.kernel_size == 15 and t.sigma == (0.1, 2.0)
+        assert t.p == 0.5 and t.normalize is False
+    else:
+        assert isinstance(t, AxisMask), t
+        assert t.p == 0.5
+
+
+@pytest.mark.parametrize("codes", [None, "12345", "123456"])
+def test_extreme_view_uses_the_reference_parameters(codes: str | None) -> None:
+    view = extreme_view(codes)
+    expected = {None: 8, "12345": 7, "123456": 8}[codes]
+    assert len(view.transforms) == expected
+    for t in view.transforms:
+        _check_reference_parameters(t)
+
+
+def test_normal_view_defaults_crop_eight_frames_and_shear_half() -> None:
+    crop, shear_t = normal_view().transforms
+    _check_reference_parameters(crop)
+    _check_reference_parameters(shear_t)
+    assert draw(crop, t=50).pad == 50 // 6 == 8
+    m = draw(shear_t).matrix
+    off = m[:, ~torch.eye(3, dtype=torch.bool)]  # the six factors, U(-0.5, 0.5)
+    assert off.min() >= -0.5 and off.max() <= 0.5
+    # 24000 draws: P(no factor beyond 0.45) = 0.95 ** 24000, nil
+    assert off.max() > 0.45 and off.min() < -0.45
 
 
 # --- errors ---
