@@ -33,8 +33,8 @@ def retain_freed_memory() -> bool:
     call), not from library code. The resident size then stays at its peak.
 
     Returns:
-        ``True`` if the setting was applied; ``False`` where it is not available (not
-        Linux with glibc), in which case nothing changes.
+        ``True`` if both settings were applied; ``False`` where ``mallopt`` is not
+        available (not Linux with glibc: nothing changes) or refused a setting.
 
     Example:
         >>> from aimclr.cpu import retain_freed_memory
@@ -52,4 +52,6 @@ def retain_freed_memory() -> bool:
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
-    return bool(mallopt(_M_TRIM_THRESHOLD, _NEVER_TRIM)) and bool(mallopt(_M_MMAP_MAX, 0))
+    never_trim = bool(mallopt(_M_TRIM_THRESHOLD, _NEVER_TRIM))
+    no_mmap = bool(mallopt(_M_MMAP_MAX, 0))  # tried even if the first was refused
+    return never_trim and no_mmap
