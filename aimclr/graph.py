@@ -226,7 +226,11 @@ COCO_17 = SkeletonLayout.from_edges(
     center=0,
     flip_pairs=[(1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16)],
 )
-"""COCO 17 keypoints (nose-centred), as 2D pose estimators output them."""
+"""COCO 17 keypoints (nose-centred), as 2D pose estimators output them.
+
+The 16 edges form a tree rooted at the nose (the layout of the PYSKL / MMAction2
+skeleton-based models), not the 19-edge COCO drawing graph, which has cycles.
+"""
 
 OPENPOSE_18 = SkeletonLayout.from_edges(
     "openpose-18",
