@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from aimclr.errors import AimCLRError
+from aimclr.nn.distributed import is_distributed
 
 __all__ = [
     "NonFiniteLossError",
@@ -210,7 +211,7 @@ def check_finite_losses(
     """
     bad = {name: float(value) for name, value in losses.items()
            if not bool(torch.isfinite(value).all())}  # fmt: skip
-    if all_ranks and torch.distributed.is_available() and torch.distributed.is_initialized():
+    if all_ranks and is_distributed():
         device = next(iter(losses.values())).device if losses else torch.device("cpu")
         failed = torch.tensor([1 if bad else 0], device=device)
         torch.distributed.all_reduce(failed)
