@@ -1,0 +1,82 @@
+"""An encoder with a linear classifier on its pooled features."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from aimclr.errors import AimCLRError
+
+
+class EncoderClassifier(nn.Module):
+    """An encoder followed by a linear classifier on its features.
+
+    Args:
+        encoder: module mapping ``(N, C, T, V, M)`` to pooled features ``(N, D)``.
+        feature_dim: ``D``.
+        num_classes: ``K``.
+        freeze_encoder: stop gradients into the encoder (linear probe).
+        encoder_eval: keep the encoder in eval mode even in ``train()`` (BatchNorm
+            uses its stored statistics, dropout is off), as the reference does for
+            both linear evaluation and fine-tuning.
+
+    Shapes:
+        ``forward``: ``(N, C, T, V, M)`` -> logits ``(N, K)``.
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        feature_dim: int,
+        num_classes: int,
+        freeze_encoder: bool = False,
+        encoder_eval: bool = True,
+    ) -> None:
+        super().__init__()
+        for name, value in (("feature_dim", feature_dim), ("num_classes", num_classes)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise AimCLRError(f"{name} must be an integer >= 1, got {value!r}")
+        self.encoder = encoder
+        self.fc = nn.Linear(feature_dim, num_classes)
+        self.freeze_encoder = freeze_encoder
+        self.encoder_eval = encoder_eval
+        if freeze_encoder:
+            encoder.requires_grad_(False)
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> EncoderClassifier:
+        """Set training mode; the encoder stays in eval mode if ``encoder_eval``."""
+        super().train(mode)
+        if self.encoder_eval:
+            self.encoder.eval()
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(N, K)`` for ``x`` ``(N, C, T, V, M)``."""
+        if self.freeze_encoder:
+            with torch.no_grad():
+                feats = self.encoder(x)
+        else:
+            feats = self.encoder(x)
+        logits: torch.Tensor = self.fc(feats)
+        return logits
+
+
+class LinearProbe(EncoderClassifier):
+    """Frozen encoder in eval mode plus a trainable linear layer (linear evaluation).
+
+    The encoder's parameters get ``requires_grad=False`` and its forward runs without
+    gradients, so only ``fc`` can train (:func:`finetune` refuses this model).
+
+    Args:
+        encoder: module mapping ``(N, C, T, V, M)`` to pooled features ``(N, D)``.
+        feature_dim: ``D``.
+        num_classes: ``K``.
+
+    Shapes:
+        ``forward``: ``(N, C, T, V, M)`` -> logits ``(N, K)``.
+    """
+
+    def __init__(self, encoder: nn.Module, feature_dim: int, num_classes: int) -> None:
+        super().__init__(encoder, feature_dim, num_classes, freeze_encoder=True,
+                         encoder_eval=True)
