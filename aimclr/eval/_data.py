@@ -15,7 +15,7 @@ Data: TypeAlias = "Dataset[Any] | tuple[torch.Tensor, torch.Tensor]"
 """A data argument: a dataset of ``(x, label)`` pairs or an ``(x, labels)`` tuple."""
 
 
-def _module_device(module: nn.Module) -> torch.device:
+def module_device(module: nn.Module) -> torch.device:
     for param in module.parameters():
         return param.device
     for buffer in module.buffers():
@@ -23,7 +23,7 @@ def _module_device(module: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-def _float_dtype(module: nn.Module) -> torch.dtype:
+def float_dtype(module: nn.Module) -> torch.dtype:
     """The dtype inputs must have for ``module``: its first floating parameter's, else float32."""
     for param in module.parameters():
         if param.is_floating_point():
@@ -31,19 +31,19 @@ def _float_dtype(module: nn.Module) -> torch.dtype:
     return torch.float32
 
 
-def _training_modes(module: nn.Module) -> dict[nn.Module, bool]:
-    """The train/eval flag of every submodule, for :func:`_restore_modes`."""
+def training_modes(module: nn.Module) -> dict[nn.Module, bool]:
+    """The train/eval flag of every submodule, for :func:`restore_modes`."""
     return {m: m.training for m in module.modules()}
 
 
-def _restore_modes(modes: dict[nn.Module, bool]) -> None:
+def restore_modes(modes: dict[nn.Module, bool]) -> None:
     # Set the flags directly: ``train(mode)`` recurses and would flatten mixed modes
     # (e.g. a BatchNorm the caller froze in eval mode inside a training model).
     for m, mode in modes.items():
         m.training = mode
 
 
-def _check_labels(labels: torch.Tensor, num_classes: int | None, name: str) -> None:
+def check_labels(labels: torch.Tensor, num_classes: int | None, name: str) -> None:
     """Raise unless ``labels`` are integer (not bool) classes in ``[0, num_classes)``.
 
     ``num_classes=None`` checks the dtype and ``labels >= 0`` only.
@@ -60,7 +60,7 @@ def _check_labels(labels: torch.Tensor, num_classes: int | None, name: str) -> N
         )
 
 
-def _check_samples(data: Dataset[Any], name: str, num_classes: int) -> None:
+def check_samples(data: Dataset[Any], name: str, num_classes: int) -> None:
     """Check ``x`` is floating and labels are valid classes before any training.
 
     All labels are checked when they are at hand (tensor data, or a dataset with a
@@ -79,10 +79,10 @@ def _check_samples(data: Dataset[Any], name: str, num_classes: int) -> None:
         labels = data.labels  # type: ignore[attr-defined]
     else:
         labels = torch.as_tensor(y).reshape(-1)
-    _check_labels(labels, num_classes, f"{name} labels (N,)")
+    check_labels(labels, num_classes, f"{name} labels (N,)")
 
 
-def _as_dataset(data: Data, name: str) -> Dataset[Any]:
+def as_dataset(data: Data, name: str) -> Dataset[Any]:
     if isinstance(data, tuple):
         if len(data) != 2 or not all(isinstance(t, torch.Tensor) for t in data):
             raise AimCLRError(f"{name} must be a Dataset or an (x, labels) tuple of tensors")
@@ -98,7 +98,7 @@ def _as_dataset(data: Data, name: str) -> Dataset[Any]:
     return data
 
 
-def _dataset_len(data: Dataset[Any], name: str) -> int:
+def dataset_len(data: Dataset[Any], name: str) -> int:
     size = len(data)  # type: ignore[arg-type]
     if size == 0:
         raise AimCLRError(f"{name} is empty; at least one sample is needed")

@@ -13,12 +13,12 @@ from aimclr._checks import describe
 from aimclr.errors import AimCLRError
 from aimclr.eval._data import (
     Data,
-    _as_dataset,
-    _dataset_len,
-    _float_dtype,
-    _module_device,
-    _restore_modes,
-    _training_modes,
+    as_dataset,
+    dataset_len,
+    float_dtype,
+    module_device,
+    restore_modes,
+    training_modes,
 )
 
 
@@ -61,7 +61,7 @@ def extract_features(
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise AimCLRError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-    device = torch.device(device) if device is not None else _module_device(encoder)
+    device = torch.device(device) if device is not None else module_device(encoder)
     batches: Iterable[Any]
     if isinstance(data, torch.Tensor):
         if data.dim() != 5:
@@ -72,13 +72,13 @@ def extract_features(
             )
         batches = [(chunk, None) for chunk in torch.split(data, batch_size)]
     elif isinstance(data, (tuple, Dataset)):
-        dataset = _as_dataset(data, "data")
-        _dataset_len(dataset, "data")
+        dataset = as_dataset(data, "data")
+        dataset_len(dataset, "data")
         batches = DataLoader(dataset, batch_size=batch_size, shuffle=False)
     else:
         batches = data
-    dtype = _float_dtype(encoder)
-    modes = _training_modes(encoder)
+    dtype = float_dtype(encoder)
+    modes = training_modes(encoder)
     encoder.eval()
     feats: list[torch.Tensor] = []
     targets: list[torch.Tensor] = []
@@ -96,7 +96,7 @@ def extract_features(
             if y is not None:
                 targets.append(torch.as_tensor(y).to(device, torch.long))
     finally:
-        _restore_modes(modes)
+        restore_modes(modes)
     if not feats:
         raise AimCLRError("data is empty; at least one sample is needed")
     if isinstance(data, torch.Tensor):

@@ -8,7 +8,7 @@ from torch import nn
 from aimclr._checks import check_positive, describe
 from aimclr.errors import AimCLRError
 from aimclr.eval._data import (
-    _check_labels,
+    check_labels,
 )
 
 
@@ -81,7 +81,7 @@ def knn_scores(
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise AimCLRError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
     num_classes = int(train_labels.max()) + 1 if num_classes is None else num_classes
-    _check_labels(train_labels, num_classes, "train_labels (N_train,)")
+    check_labels(train_labels, num_classes, "train_labels (N_train,)")
     k = min(k, train_feats.shape[0])
     # One vote reaches exp(1 / 0.1) = 2.2e4: sums overflow float16 (max 65504) and
     # bfloat16 rounds them coarsely, so vote in float32 at least (float64 stays).
@@ -170,7 +170,7 @@ def knn_accuracy(
             f"test_labels must be (N_test,) with N_test = {test_feats.shape[0]} >= 1, got "
             f"{describe(test_labels)}"
         )
-    _check_labels(test_labels, num_classes, "test_labels (N_test,)")
+    check_labels(test_labels, num_classes, "test_labels (N_test,)")
     pred = knn_predict(train_feats, train_labels, test_feats, k, temperature, num_classes,
                        chunk_size)
     return float((pred == test_labels.to(pred.device)).float().mean())

@@ -10,7 +10,7 @@ import torch
 from aimclr._checks import describe
 from aimclr.errors import AimCLRError
 from aimclr.eval._data import (
-    _check_labels,
+    check_labels,
 )
 
 DEFAULT_FUSION_WEIGHTS: dict[str, float] = {"joint": 0.6, "bone": 0.6, "motion": 0.4}
@@ -42,7 +42,7 @@ def topk_accuracy(
             f"labels {describe(labels)}"
         )
     num_classes = scores.shape[1]
-    _check_labels(labels, num_classes, "labels (N,)")
+    check_labels(labels, num_classes, "labels (N,)")
     if len(k) == 0:
         raise AimCLRError(f"k must hold at least one value in [1, K = {num_classes}], got {k!r}")
     bad = [kk for kk in k if not 1 <= kk <= num_classes]

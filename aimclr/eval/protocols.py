@@ -17,14 +17,14 @@ from aimclr.data.subsets import class_balanced_subset
 from aimclr.errors import AimCLRError
 from aimclr.eval._data import (
     Data,
-    _as_dataset,
-    _check_labels,
-    _check_samples,
-    _dataset_len,
-    _float_dtype,
-    _module_device,
-    _restore_modes,
-    _training_modes,
+    as_dataset,
+    check_labels,
+    check_samples,
+    dataset_len,
+    float_dtype,
+    module_device,
+    restore_modes,
+    training_modes,
 )
 from aimclr.eval.classifiers import EncoderClassifier, LinearProbe
 from aimclr.eval.features import extract_features
@@ -81,17 +81,17 @@ def _batch(x: Any, y: Any, device: torch.device, dtype: torch.dtype,
 @torch.no_grad()
 def _predict(model: nn.Module, data: Dataset[Any], device: torch.device, dtype: torch.dtype,
              batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    modes = _training_modes(model)
+    modes = training_modes(model)
     model.eval()
     scores, labels = [], []
     try:
         for x, y in DataLoader(data, batch_size=batch_size, shuffle=False):
             x, y = _batch(x, y, device, dtype, "test_data")
             scores.append(model(x))
-            _check_labels(y, scores[-1].shape[1], "test labels (N,)")
+            check_labels(y, scores[-1].shape[1], "test labels (N,)")
             labels.append(y.long())
     finally:
-        _restore_modes(modes)
+        restore_modes(modes)
     return torch.cat(scores), torch.cat(labels)
 
 
@@ -140,7 +140,7 @@ def _fit(
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(milestones), gamma)
     # drop_last as the reference, unless the set is smaller than one batch.
     loader = DataLoader(train, batch_size=batch_size, shuffle=True, generator=generator,
-                        drop_last=_dataset_len(train, "train data") >= batch_size)
+                        drop_last=dataset_len(train, "train data") >= batch_size)
     history: list[tuple[int, float, float]] = []
     best: tuple[float, float, int, torch.Tensor] | None = None
     top1 = top5 = 0.0
@@ -149,7 +149,7 @@ def _fit(
         for x, y in loader:
             x, y = _batch(x, y, device, dtype, "train_data")
             logits = model(x)
-            _check_labels(y, logits.shape[1], "train labels (N,)")
+            check_labels(y, logits.shape[1], "train labels (N,)")
             loss = nn.functional.cross_entropy(logits, y.long())
             optimizer.zero_grad()
             loss.backward()  # type: ignore[no-untyped-call]
@@ -235,12 +235,12 @@ def linear_evaluation(
     _check_schedule(epochs, batch_size, eval_every, lr)
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
         raise AimCLRError(f"num_classes must be an integer >= 1, got {num_classes!r}")
-    device = torch.device(device) if device is not None else _module_device(encoder)
-    train, test = _as_dataset(train_data, "train_data"), _as_dataset(test_data, "test_data")
-    _dataset_len(train, "train_data")
-    _dataset_len(test, "test_data")
-    _check_samples(train, "train_data", num_classes)
-    _check_samples(test, "test_data", num_classes)
+    device = torch.device(device) if device is not None else module_device(encoder)
+    train, test = as_dataset(train_data, "train_data"), as_dataset(test_data, "test_data")
+    dataset_len(train, "train_data")
+    dataset_len(test, "test_data")
+    check_samples(train, "train_data", num_classes)
+    check_samples(test, "test_data", num_classes)
     # One sample through the encoder (eval mode, no random state used) fixes D for
     # both paths before anything trains.
     width = int(extract_features(encoder, torch.as_tensor(train[0][0])[None])[0].shape[1])
@@ -251,9 +251,9 @@ def linear_evaluation(
             f"feature_dim is {feature_dim} but the encoder maps (N, C, T, V, M) to "
             f"(N, D) with D = {width}"
         )
-    dtype = _float_dtype(encoder)
+    dtype = float_dtype(encoder)
     grad_flags = [p.requires_grad for p in encoder.parameters()]
-    modes = _training_modes(encoder)
+    modes = training_modes(encoder)
     try:
         probe = LinearProbe(encoder, feature_dim, num_classes).to(device)
         probe.fc.to(dtype)  # the features come in the encoder's dtype
@@ -276,7 +276,7 @@ def linear_evaluation(
     finally:  # the probe froze the encoder and put it in eval mode; undo both
         for param, flag in zip(encoder.parameters(), grad_flags, strict=True):
             param.requires_grad_(flag)
-        _restore_modes(modes)
+        restore_modes(modes)
     result.model = probe
     return result
 
@@ -364,27 +364,27 @@ def finetune(
                 f"{type(module).__name__} with encoder_eval=True, which keeps its encoder in "
                 f"eval mode; build it with encoder_eval=False or keep keep_eval_mode=True"
             )
-    device = torch.device(device) if device is not None else _module_device(model)
-    train, test = _as_dataset(train_data, "train_data"), _as_dataset(test_data, "test_data")
-    _dataset_len(train, "train_data")
-    _dataset_len(test, "test_data")
+    device = torch.device(device) if device is not None else module_device(model)
+    train, test = as_dataset(train_data, "train_data"), as_dataset(test_data, "test_data")
+    dataset_len(train, "train_data")
+    dataset_len(test, "test_data")
     # K from one sample (eval mode, no gradients, modes restored: nothing changes),
     # so labels in hand are range-checked before any weight moves.
     num_classes = int(extract_features(model, torch.as_tensor(train[0][0])[None])[0].shape[1])
-    _check_samples(train, "train_data", num_classes)
-    _check_samples(test, "test_data", num_classes)
+    check_samples(train, "train_data", num_classes)
+    check_samples(test, "test_data", num_classes)
     net = (copy.deepcopy(model) if copy_model else model).to(device)
     net.requires_grad_(True)
     params = list(net.parameters())
-    modes = _training_modes(net)
+    modes = training_modes(net)
     try:
         return _fit(net, params, train, test, device=device, epochs=epochs, lr=lr,
                     momentum=momentum, weight_decay=weight_decay, nesterov=nesterov,
                     milestones=milestones, gamma=gamma, batch_size=batch_size,
                     eval_every=eval_every, max_grad_norm=max_grad_norm, generator=generator,
-                    train_mode=not keep_eval_mode, dtype=_float_dtype(net))
+                    train_mode=not keep_eval_mode, dtype=float_dtype(net))
     finally:  # _fit switched the modes for training
-        _restore_modes(modes)
+        restore_modes(modes)
 
 
 def semi_supervised_finetune(
@@ -425,13 +425,13 @@ def semi_supervised_finetune(
     Raises:
         AimCLRError: bad fraction or see :func:`finetune`.
     """
-    train = _as_dataset(train_data, "train_data")
+    train = as_dataset(train_data, "train_data")
     if isinstance(train_data, tuple):
         labels = train_data[1]
     elif isinstance(getattr(train, "labels", None), (torch.Tensor, list)):
         labels = torch.as_tensor(train.labels)  # type: ignore[attr-defined]
     else:
-        labels = torch.tensor([int(train[i][1]) for i in range(_dataset_len(train, "train"))])
+        labels = torch.tensor([int(train[i][1]) for i in range(dataset_len(train, "train"))])
     subset = Subset(train, class_balanced_subset(labels, label_fraction, generator=seed))
     return finetune(model, subset, test_data, lr=lr, weight_decay=weight_decay,
                     nesterov=nesterov, max_grad_norm=max_grad_norm, **kwargs)
