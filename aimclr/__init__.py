@@ -10,9 +10,10 @@ Tensor layout everywhere: ``(N, C, T, V, M)`` = batch, coordinates, frames,
 joints, persons; a single sample is ``(C, T, V, M)``.
 """
 
-from aimclr.errors import AimCLRError
+from aimclr.errors import AimCLRError, AimCLRWarning, SmallDataWarning
 from aimclr.graph import (
     COCO_17,
+    KINECT_V1,
     LAYOUTS,
     NTU_RGBD,
     NTU_RGBD_ANATOMICAL,
@@ -44,6 +45,7 @@ __version__ = "0.1.0"
 __all__ = [
     "COCO_17",
     "EADM",
+    "KINECT_V1",
     "LAYOUTS",
     "NTU_RGBD",
     "NTU_RGBD_ANATOMICAL",
@@ -53,12 +55,14 @@ __all__ = [
     "AimCLR",
     "AimCLRError",
     "AimCLROutput",
+    "AimCLRWarning",
     "D3MLoss",
     "InfoNCELoss",
     "MomentumQueue",
     "NNMLoss",
     "ProjectionHead",
     "SkeletonLayout",
+    "SmallDataWarning",
     "__version__",
     "adjacency",
     "attention_drop",

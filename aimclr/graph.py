@@ -1,9 +1,11 @@
 """Skeleton layouts and the ST-GCN adjacency partitions.
 
 A :class:`SkeletonLayout` describes one joint set: its bones, its centre joint, the
-left/right pairs that a spatial flip swaps and the (child, parent) pairs of the bone
-stream. :func:`adjacency` turns a layout into the ``(K, V, V)`` stack of normalised
+left/right pairs that a spatial flip swaps, the (child, parent) pairs of the bone
+stream and, optionally, its joint names and shoulders (which data preprocessing
+reads). :func:`adjacency` turns a layout into the ``(K, V, V)`` stack of normalised
 adjacency matrices that a spatial graph convolution mixes joints with.
+:func:`joint_mapping` converts joints between layouts that describe the same body.
 
 Conventions:
     All joint indices are 0-based. ``A[k, v, w]`` carries information from joint
@@ -24,6 +26,7 @@ from aimclr.errors import AimCLRError
 
 __all__ = [
     "COCO_17",
+    "KINECT_V1",
     "LAYOUTS",
     "NTU_RGBD",
     "NTU_RGBD_ANATOMICAL",
@@ -31,6 +34,7 @@ __all__ = [
     "SkeletonLayout",
     "adjacency",
     "get_layout",
+    "joint_mapping",
 ]
 
 Strategy = Literal["uniform", "distance", "spatial"]
@@ -57,6 +61,11 @@ class SkeletonLayout:
         bone_pairs: one ``(child, parent)`` pair per joint; the bone stream of
             joint ``child`` is ``x[child] - x[parent]``. The centre is its own
             parent, so its bone is zero.
+        joint_names: one name per joint in storage order, or empty. Data files
+            are checked against them (:func:`aimclr.data.load_npz`).
+        shoulders: the ``(left, right)`` shoulder joints that yaw alignment
+            (:func:`aimclr.data.align_yaw`) turns onto the x axis, or ``None``
+            where the layout has no such pair.
     """
 
     name: str
@@ -65,6 +74,8 @@ class SkeletonLayout:
     center: int
     flip_pairs: tuple[tuple[int, int], ...] = ()
     bone_pairs: tuple[tuple[int, int], ...] = field(default=())
+    joint_names: tuple[str, ...] = ()
+    shoulders: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         v = self.num_joints
@@ -110,6 +121,26 @@ class SkeletonLayout:
                 f"layout {self.name!r}: bone_pairs must list every joint exactly once as "
                 f"a child, got children {children}"
             )
+        object.__setattr__(self, "joint_names", tuple(str(n) for n in self.joint_names))
+        if self.joint_names and len(self.joint_names) != v:
+            raise AimCLRError(
+                f"layout {self.name!r}: joint_names must hold one name per joint ({v}) or "
+                f"none, got {len(self.joint_names)}"
+            )
+        if self.shoulders is not None:
+            left, right = _shoulder_pair(self.name, self.shoulders)
+            if not (0 <= left < v and 0 <= right < v) or left == right:
+                raise AimCLRError(
+                    f"layout {self.name!r}: shoulders must be two distinct joint indices "
+                    f"(left, right) in [0, {v}), got {self.shoulders}"
+                )
+            object.__setattr__(self, "shoulders", (left, right))
+
+    def describe_joint(self, joint: int) -> str:
+        """``"20 (spine_shoulder)"``: a joint index with its name, for messages."""
+        if self.joint_names and 0 <= joint < self.num_joints:
+            return f"{joint} ({self.joint_names[joint]})"
+        return str(joint)
 
     @classmethod
     def from_edges(
@@ -120,6 +151,8 @@ class SkeletonLayout:
         center: int,
         flip_pairs: Iterable[Sequence[int]] = (),
         bone_pairs: Iterable[Sequence[int]] | None = None,
+        joint_names: Iterable[str] = (),
+        shoulders: Sequence[int] | None = None,
     ) -> SkeletonLayout:
         """Build and validate a custom layout.
 
@@ -127,17 +160,22 @@ class SkeletonLayout:
             name: identifier of the layout.
             num_joints: number of joints ``V``.
             edges: undirected bones as 0-based ``(a, b)`` pairs.
-            center: centre joint index.
+            center: centre joint index (also the joint that data preprocessing
+                centres on by default).
             flip_pairs: ``(left, right)`` pairs swapped by a spatial flip.
             bone_pairs: ``(child, parent)`` per joint; by default the parents of a
                 breadth-first tree rooted at ``center``.
+            joint_names: one name per joint, or none.
+            shoulders: ``(left, right)`` shoulder joints for yaw alignment, or
+                ``None``.
 
         Returns:
             The validated layout.
 
         Raises:
             AimCLRError: an index is out of range, the graph is not connected, an
-                edge is a self-link, or a joint appears in two flip pairs.
+                edge is a self-link, a joint appears in two flip pairs, or the
+                joint names do not number ``num_joints``.
 
         Example:
             >>> chain = SkeletonLayout.from_edges("chain", 3, [(0, 1), (1, 2)], center=1)
@@ -151,6 +189,8 @@ class SkeletonLayout:
             center=int(center),
             flip_pairs=_pairs(flip_pairs),
             bone_pairs=_pairs(bone_pairs) if bone_pairs is not None else (),
+            joint_names=tuple(joint_names),
+            shoulders=None if shoulders is None else _shoulder_pair(name, shoulders),
         )
 
     def flip_index(self) -> list[int]:
@@ -166,6 +206,16 @@ class SkeletonLayout:
         for child, parent in self.bone_pairs:
             parents[child] = parent
         return parents
+
+
+def _shoulder_pair(name: str, shoulders: Sequence[int]) -> tuple[int, int]:
+    pair = tuple(shoulders)
+    if len(pair) != 2 or not all(isinstance(j, (int, np.integer)) for j in pair):
+        raise AimCLRError(
+            f"layout {name!r}: shoulders must be a (left, right) pair of joint indices, "
+            f"got {shoulders!r}"
+        )
+    return int(pair[0]), int(pair[1])
 
 
 def _bfs_parents(num_joints: int, edges: Iterable[tuple[int, int]], root: int) -> dict[int, int]:
@@ -197,6 +247,15 @@ _NTU_BODY = (
 )  # fmt: skip
 _NTU_FLIP = tuple(zip((4, 5, 6, 7, 12, 13, 14, 15, 21, 22),
                       (8, 9, 10, 11, 16, 17, 18, 19, 23, 24), strict=True))
+# The Kinect v2 SDK's JointType order (as the NTU RGB+D files store the joints).
+_NTU_NAMES = (
+    "spine_base", "spine_mid", "neck", "head",
+    "shoulder_left", "elbow_left", "wrist_left", "hand_left",
+    "shoulder_right", "elbow_right", "wrist_right", "hand_right",
+    "hip_left", "knee_left", "ankle_left", "foot_left",
+    "hip_right", "knee_right", "ankle_right", "foot_right",
+    "spine_shoulder", "handtip_left", "thumb_left", "handtip_right", "thumb_right",
+)  # fmt: skip
 
 NTU_RGBD = SkeletonLayout(
     name="ntu-rgb+d",
@@ -205,6 +264,8 @@ NTU_RGBD = SkeletonLayout(
     center=20,
     flip_pairs=_NTU_FLIP,
     bone_pairs=_one_based((*_NTU_BODY, (21, 21), (22, 23), (23, 8), (24, 25), (25, 12))),
+    joint_names=_NTU_NAMES,
+    shoulders=(4, 8),
 )
 """NTU RGB+D 25 joints with the original ST-GCN edge table (the reference's graph)."""
 
@@ -215,8 +276,41 @@ NTU_RGBD_ANATOMICAL = SkeletonLayout(
     center=20,
     flip_pairs=_NTU_FLIP,
     bone_pairs=_one_based((*_NTU_BODY, (21, 21), (22, 8), (23, 8), (24, 12), (25, 12))),
+    joint_names=_NTU_NAMES,
+    shoulders=(4, 8),
 )
 """NTU RGB+D 25 joints with hand tip and thumb both attached to the hand joint."""
+
+KINECT_V1 = SkeletonLayout.from_edges(
+    "kinect-v1",
+    20,
+    [(0, 1), (1, 2), (2, 3), (2, 4), (4, 5), (5, 6), (6, 7), (2, 8), (8, 9), (9, 10),
+     (10, 11), (0, 12), (12, 13), (13, 14), (14, 15), (0, 16), (16, 17), (17, 18),
+     (18, 19)],
+    center=2,
+    flip_pairs=[(4, 8), (5, 9), (6, 10), (7, 11), (12, 16), (13, 17), (14, 18), (15, 19)],
+    joint_names=(
+        "hip_center", "spine", "shoulder_center", "head",
+        "shoulder_left", "elbow_left", "wrist_left", "hand_left",
+        "shoulder_right", "elbow_right", "wrist_right", "hand_right",
+        "hip_left", "knee_left", "ankle_left", "foot_left",
+        "hip_right", "knee_right", "ankle_right", "foot_right",
+    ),
+    shoulders=(4, 8),
+)
+"""Kinect v1 20 joints, centred on the shoulder centre (joint 2).
+
+The joint order is the ``NUI_SKELETON_POSITION_INDEX`` enumeration of the Kinect
+for Windows SDK 1.x (``NuiSensor.h``; the managed ``JointType`` of SDK 1.8 has the
+same values): 0 hip centre, 1 spine, 2 shoulder centre, 3 head, 4-7 shoulder,
+elbow, wrist, hand left, 8-11 the same right, 12-15 hip, knee, ankle, foot left,
+16-19 the same right. The 19 bones are the skeleton tree the SDK draws: spine
+hip centre - spine - shoulder centre - head, arms from the shoulder centre, legs
+from the hip centre. It is NTU RGB+D's order without neck, spine-shoulder, hand
+tips and thumbs, with the shoulder centre at index 2 where NTU has the neck;
+:func:`joint_mapping` converts between the two. Recordings that store the same
+20 joints in another order need their own :class:`SkeletonLayout`.
+"""
 
 COCO_17 = SkeletonLayout.from_edges(
     "coco-17",
@@ -225,6 +319,13 @@ COCO_17 = SkeletonLayout.from_edges(
      (10, 8), (8, 6), (5, 0), (6, 0), (1, 0), (3, 1), (2, 0), (4, 2)],
     center=0,
     flip_pairs=[(1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16)],
+    joint_names=(
+        "nose", "left_eye", "right_eye", "left_ear", "right_ear",
+        "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
+        "left_wrist", "right_wrist", "left_hip", "right_hip",
+        "left_knee", "right_knee", "left_ankle", "right_ankle",
+    ),
+    shoulders=(5, 6),
 )
 """COCO 17 keypoints (nose-centred), as 2D pose estimators output them.
 
@@ -239,28 +340,115 @@ OPENPOSE_18 = SkeletonLayout.from_edges(
      (8, 2), (5, 1), (2, 1), (0, 1), (15, 0), (14, 0), (17, 15), (16, 14)],
     center=1,
     flip_pairs=[(2, 5), (3, 6), (4, 7), (8, 11), (9, 12), (10, 13), (14, 15), (16, 17)],
+    joint_names=(
+        "nose", "neck", "right_shoulder", "right_elbow", "right_wrist",
+        "left_shoulder", "left_elbow", "left_wrist", "right_hip", "right_knee",
+        "right_ankle", "left_hip", "left_knee", "left_ankle",
+        "right_eye", "left_eye", "right_ear", "left_ear",
+    ),
+    shoulders=(5, 2),
 )
 """OpenPose 18 keypoints (neck-centred), the Kinetics-Skeleton layout."""
 
 LAYOUTS: dict[str, SkeletonLayout] = {
-    layout.name: layout for layout in (NTU_RGBD, NTU_RGBD_ANATOMICAL, COCO_17, OPENPOSE_18)
+    layout.name: layout
+    for layout in (NTU_RGBD, NTU_RGBD_ANATOMICAL, KINECT_V1, COCO_17, OPENPOSE_18)
 }
 """Built-in layouts by name."""
+
+
+def _layout_key(name: str) -> str:
+    """Lower case without separators: ``"Kinect_V1"`` and ``"kinect-v1"`` are one name."""
+    return "".join(ch for ch in name.lower() if ch.isalnum() or ch == "+")
 
 
 def get_layout(layout: str | SkeletonLayout) -> SkeletonLayout:
     """Return a layout given itself or its name.
 
+    Names are matched ignoring case, ``-``, ``_`` and spaces (``"Kinect_V1"``
+    finds ``"kinect-v1"``).
+
     Raises:
-        AimCLRError: the name is not one of :data:`LAYOUTS`.
+        AimCLRError: the name is not one of :data:`LAYOUTS`; the message lists
+            them and says how to describe another skeleton.
     """
     if isinstance(layout, SkeletonLayout):
         return layout
+    if isinstance(layout, str):
+        if layout in LAYOUTS:
+            return LAYOUTS[layout]
+        for known in LAYOUTS.values():
+            if _layout_key(known.name) == _layout_key(layout):
+                return known
+    raise AimCLRError(
+        f"unknown layout {layout!r}; expected one of the built-in layouts "
+        f"{sorted(LAYOUTS)} or a SkeletonLayout: for another skeleton, build "
+        "SkeletonLayout.from_edges(name, num_joints, edges, center, flip_pairs, "
+        "joint_names=..., shoulders=(left, right)) and pass that object instead of a name"
+    )
+
+
+# Target joint -> the source joints whose mean it is. Kinect v1 has no neck, hand tips
+# or thumbs: the neck is the midpoint of shoulder centre and head, hand tips and thumbs
+# repeat the hand (as bandai2.npz does for a skeleton without fingers).
+_KINECT_V1_TO_NTU = (
+    (0,), (1,), (2, 3), (3,), (4,), (5,), (6,), (7,), (8,), (9,), (10,), (11,),
+    (12,), (13,), (14,), (15,), (16,), (17,), (18,), (19,), (2,), (7,), (7,), (11,), (11,),
+)  # fmt: skip
+_NTU_TO_KINECT_V1 = tuple((20,) if j == 2 else (j,) for j in range(20))
+_SAME_JOINTS = tuple((j,) for j in range(25))
+_JOINT_MAPPINGS: dict[tuple[str, str], tuple[tuple[int, ...], ...]] = {
+    ("kinect-v1", "ntu-rgb+d"): _KINECT_V1_TO_NTU,
+    ("kinect-v1", "ntu-rgb+d-anatomical"): _KINECT_V1_TO_NTU,
+    ("ntu-rgb+d", "kinect-v1"): _NTU_TO_KINECT_V1,
+    ("ntu-rgb+d-anatomical", "kinect-v1"): _NTU_TO_KINECT_V1,
+    ("ntu-rgb+d", "ntu-rgb+d-anatomical"): _SAME_JOINTS,
+    ("ntu-rgb+d-anatomical", "ntu-rgb+d"): _SAME_JOINTS,
+}
+
+
+def joint_mapping(
+    source: str | SkeletonLayout, target: str | SkeletonLayout
+) -> tuple[tuple[int, ...], ...]:
+    """How to build the joints of ``target`` from those of ``source``.
+
+    Entry ``j`` lists the source joints whose mean is target joint ``j``. Built in:
+
+    * ``kinect-v1`` → ``ntu-rgb+d`` (or the anatomical variant): the 20 shared
+      joints keep their index, except the shoulder centre (v1 joint 2), which
+      becomes NTU spine-shoulder (20); NTU's neck (2) is the midpoint of shoulder
+      centre and head, and each hand tip and thumb (21-24) repeats its hand joint.
+    * ``ntu-rgb+d`` → ``kinect-v1``: the reverse, dropping neck, hand tips and thumbs.
+    * ``ntu-rgb+d`` ↔ ``ntu-rgb+d-anatomical``: the identity (same joints, other
+      edges).
+
+    Args:
+        source: the layout the data is stored in.
+        target: the layout wanted.
+
+    Returns:
+        ``target.num_joints`` tuples of source joint indices.
+
+    Raises:
+        AimCLRError: unknown layout, or no built-in mapping between the two (the
+            message lists those there are; pass your own table to
+            :meth:`aimclr.data.RaggedSkeletons.to_layout`).
+
+    Example:
+        >>> joint_mapping("kinect-v1", "ntu-rgb+d")[2]  # NTU neck
+        (2, 3)
+    """
+    src, dst = get_layout(source), get_layout(target)
+    if src.name == dst.name:
+        return tuple((j,) for j in range(src.num_joints))
     try:
-        return LAYOUTS[layout]
+        return _JOINT_MAPPINGS[(src.name, dst.name)]
     except KeyError:
+        known = ", ".join(f"{a} -> {b}" for a, b in _JOINT_MAPPINGS)
         raise AimCLRError(
-            f"unknown layout {layout!r}; expected one of {sorted(LAYOUTS)} or a SkeletonLayout"
+            f"no built-in joint mapping from layout {src.name!r} ({src.num_joints} joints) "
+            f"to {dst.name!r} ({dst.num_joints} joints); built in: {known}. Pass a table "
+            "of source joints per target joint instead"
         ) from None
 
 

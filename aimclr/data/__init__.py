@@ -5,6 +5,9 @@
   :class:`SkeletonTensorDataset` (arrays in memory).
 * :mod:`aimclr.data.preprocess` — centring, resizing, yaw alignment (spec §1.2).
 * :mod:`aimclr.data.ragged` — variable-length sequences and the ``.npz`` format.
+* :mod:`aimclr.data.splits` — training / test splits of ragged sequences (by style,
+  subject or any key, stratified random, index files, one spec string).
+* :mod:`aimclr.data.sizes` — warnings when the queue or kNN's ``k`` outgrow the data.
 * :mod:`aimclr.data.synthetic` — the built-in synthetic action set.
 * :mod:`aimclr.data.subsets` — class-balanced label subsets (semi-supervised).
 """
@@ -19,7 +22,20 @@ from aimclr.data.preprocess import (
     sequence_to_ctvm,
     valid_length,
 )
-from aimclr.data.ragged import RaggedSkeletons, load_npz, split_by_style, style_indices
+from aimclr.data.ragged import NonFinitePolicy, RaggedSkeletons, load_npz
+from aimclr.data.sizes import check_knn_k, check_queue_size
+from aimclr.data.splits import (
+    SplitSpec,
+    check_split,
+    parse_split,
+    read_index_file,
+    split_by_index_file,
+    split_by_key,
+    split_by_style,
+    split_by_subject,
+    split_random,
+    style_indices,
+)
 from aimclr.data.subsets import class_balanced_subset
 from aimclr.data.synthetic import (
     SYNTHETIC_CLASSES,
@@ -30,22 +46,33 @@ from aimclr.data.synthetic import (
 
 __all__ = [
     "SYNTHETIC_CLASSES",
+    "NonFinitePolicy",
     "RaggedSkeletons",
     "SkeletonNpyDataset",
     "SkeletonTensorDataset",
+    "SplitSpec",
     "SyntheticActionDataset",
     "align_yaw",
     "center_on_joint",
+    "check_knn_k",
+    "check_queue_size",
+    "check_split",
     "class_balanced_subset",
     "load_label_file",
     "load_npz",
     "make_synthetic_actions",
     "pad_persons",
+    "parse_split",
     "preprocess_sample",
+    "read_index_file",
     "resize_sequence",
     "rest_pose",
     "sequence_to_ctvm",
+    "split_by_index_file",
+    "split_by_key",
     "split_by_style",
+    "split_by_subject",
+    "split_random",
     "style_indices",
     "valid_length",
 ]

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from aimclr.data._validate import describe_array
+from aimclr.data._validate import describe_array, load_npy
 from aimclr.errors import AimCLRError
 
 __all__ = ["SkeletonNpyDataset", "SkeletonTensorDataset", "load_label_file"]
@@ -80,9 +80,8 @@ def load_label_file(path: str | os.PathLike[str]) -> tuple[list[str], list[int]]
         raise AimCLRError(f"label file {str(path)!r} does not exist")
     expected = "a pickle of (sample_names: list[str], labels: list[int]) of equal length"
     if path.suffix == ".npy":
-        arr = np.load(path, allow_pickle=False)
-        names: list[Any] = [str(i) for i in range(len(arr))] if arr.ndim == 1 else []
-        raw: Any = arr
+        raw: Any = load_npy(path, "label file", "a 1-D integer array (N,) of labels")
+        names: list[Any] = [str(i) for i in range(len(raw))] if raw.ndim == 1 else []
     else:
         try:
             content = _PlainDataUnpickler(io.BytesIO(path.read_bytes())).load()
@@ -95,8 +94,19 @@ def load_label_file(path: str | os.PathLike[str]) -> tuple[list[str], list[int]]
                 f"label file {str(path)!r} must hold {expected}, got {type(content).__name__}"
                 + (f" of length {len(content)}" if isinstance(content, (tuple, list)) else "")
             )
+        if not isinstance(content[0], (list, tuple, np.ndarray)):
+            raise AimCLRError(
+                f"label file {str(path)!r} must hold {expected}; its sample names are a "
+                f"{type(content[0]).__name__}"
+            )
         names, raw = list(content[0]), content[1]
-    labels_arr = np.asarray(raw)
+    try:
+        labels_arr = np.asarray(raw)
+    except (TypeError, ValueError) as err:  # e.g. ragged nested lists
+        raise AimCLRError(
+            f"labels in {str(path)!r} must be a 1-D list of integers; they cannot form an "
+            f"array: {err}"
+        ) from err
     if labels_arr.ndim != 1 or not (
         labels_arr.size == 0 or np.issubdtype(labels_arr.dtype, np.integer)
     ):
@@ -184,17 +194,7 @@ class SkeletonNpyDataset(Dataset[tuple[Any, int]]):
                 f"data file {str(path)!r} does not exist (expected a .npy array with layout "
                 f"{_LAYOUT})"
             )
-        try:
-            data = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-        except Exception as err:  # numpy raises several types for a bad file
-            raise AimCLRError(
-                f"cannot read {str(path)!r} as a .npy array with layout {_LAYOUT}: {err}"
-            ) from err
-        if not isinstance(data, np.ndarray):
-            raise AimCLRError(
-                f"{str(path)!r} must be a single .npy array with layout {_LAYOUT}, "
-                f"got {type(data).__name__}"
-            )
+        data = load_npy(path, "data file", f"a float array with layout {_LAYOUT}", mmap)
         _check_array(data, f"data file {str(path)!r}", num_joints)
         names, labels = load_label_file(label_path)
         _check_labels(labels, data.shape[0], f"{str(path)!r} and {str(label_path)!r}")

@@ -6,10 +6,23 @@ import torch
 from torch import nn
 
 from aimclr._checks import check_positive, describe
+from aimclr.data.sizes import check_knn_k
 from aimclr.errors import AimCLRError
 from aimclr.eval._data import (
     check_labels,
 )
+
+
+def _check_finite(feats: torch.Tensor, name: str) -> None:
+    finite = torch.isfinite(feats)
+    if bool(finite.all()):
+        return
+    bad_rows = torch.nonzero(~finite.all(dim=1)).flatten()
+    raise AimCLRError(
+        f"{name} ({describe(feats)}) holds {int((~finite).sum())} NaN or infinite values in "
+        f"{len(bad_rows)} of {feats.shape[0]} rows (first rows {bad_rows[:5].tolist()}); "
+        "the encoder diverged or its input holds NaN, so no accuracy can be computed"
+    )
 
 
 def _check_knn_inputs(
@@ -40,6 +53,8 @@ def _check_knn_inputs(
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise AimCLRError(f"k must be an integer >= 1, got {k!r}")
     check_positive(temperature, "temperature")
+    _check_finite(train_feats, "train_feats (N_train, D)")
+    _check_finite(test_feats, "test_feats (N_test, D)")
 
 
 def knn_scores(
@@ -56,7 +71,10 @@ def knn_scores(
     Features are L2-normalised; for each test sample the ``k`` training samples
     of highest cosine similarity ``s`` vote for their class with weight
     ``exp(s / temperature)``. ``k`` larger than ``N_train`` is clipped to
-    ``N_train`` (small labelled sets would otherwise fail). Test rows are processed
+    ``N_train`` (small labelled sets would otherwise fail); that, and ``k`` larger
+    than the smallest class of ``train_labels``, raise a
+    :class:`~aimclr.errors.SmallDataWarning` with the numbers
+    (:func:`aimclr.data.check_knn_k`). Test rows are processed
     ``chunk_size`` at a time, so memory is ``O(chunk_size * N_train)``. The votes are
     computed in float32, or float64 if either feature tensor is float64: half
     precision would overflow (one vote reaches ``exp(1 / 0.1) = 2.2e4``).
@@ -73,15 +91,20 @@ def knn_scores(
     Returns:
         ``(N_test, K)`` summed vote weights (float32, or float64).
 
+    Warns:
+        SmallDataWarning: ``k`` exceeds ``N_train`` or the smallest training class.
+
     Raises:
         AimCLRError: shape mismatches, empty training set, ``k < 1``,
-            non-positive temperature, or labels not integers in ``[0, K)``.
+            non-positive temperature, labels not integers in ``[0, K)``, or NaN
+            or infinite features.
     """
     _check_knn_inputs(train_feats, train_labels, test_feats, k, temperature)
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise AimCLRError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
     num_classes = int(train_labels.max()) + 1 if num_classes is None else num_classes
     check_labels(train_labels, num_classes, "train_labels (N_train,)")
+    check_knn_k(k, train_labels, stacklevel=3)
     k = min(k, train_feats.shape[0])
     # One vote reaches exp(1 / 0.1) = 2.2e4: sums overflow float16 (max 65504) and
     # bfloat16 rounds them coarsely, so vote in float32 at least (float64 stays).
@@ -124,6 +147,9 @@ def knn_predict(
     Returns:
         ``(N_test,)`` int64 classes in ``[0, K)``.
 
+    Warns:
+        SmallDataWarning: see :func:`knn_scores`.
+
     Raises:
         AimCLRError: see :func:`knn_scores`.
 
@@ -162,8 +188,12 @@ def knn_accuracy(
         num_classes: ``K``; ``None`` uses ``max(train_labels) + 1``.
         chunk_size: test rows per similarity block.
 
+    Warns:
+        SmallDataWarning: ``k`` exceeds ``N_train`` or the smallest training class
+            (see :func:`knn_scores`); the accuracy then understates the features.
+
     Raises:
-        AimCLRError: bad test labels or see :func:`knn_scores`.
+        AimCLRError: bad test labels or see :func:`knn_scores` (NaN features included).
     """
     if test_labels.shape != (test_feats.shape[0],) or test_feats.shape[0] == 0:
         raise AimCLRError(
