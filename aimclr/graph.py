@@ -189,7 +189,7 @@ class SkeletonLayout:
             center=int(center),
             flip_pairs=_pairs(flip_pairs),
             bone_pairs=_pairs(bone_pairs) if bone_pairs is not None else (),
-            joint_names=tuple(joint_names),
+            joint_names=_names(name, joint_names),
             shoulders=None if shoulders is None else _shoulder_pair(name, shoulders),
         )
 
@@ -208,8 +208,16 @@ class SkeletonLayout:
         return parents
 
 
+def _names(name: str, joint_names: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(joint_names, (str, bytes)) or not isinstance(joint_names, Iterable):
+        raise AimCLRError(
+            f"layout {name!r}: joint_names must be a sequence of strings, got {joint_names!r:.80}"
+        )
+    return tuple(str(n) for n in joint_names)
+
+
 def _shoulder_pair(name: str, shoulders: Sequence[int]) -> tuple[int, int]:
-    pair = tuple(shoulders)
+    pair = tuple(shoulders) if isinstance(shoulders, (tuple, list, np.ndarray)) else ()
     if len(pair) != 2 or not all(isinstance(j, (int, np.integer)) for j in pair):
         raise AimCLRError(
             f"layout {name!r}: shoulders must be a (left, right) pair of joint indices, "

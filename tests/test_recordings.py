@@ -132,7 +132,8 @@ def test_layout_errors_name_the_layout_and_centre(tmp_path: Path) -> None:
     with pytest.warns(AimCLRWarning, match="20 joint names differ from layout 'kinect-v1'"):
         named_v1 = load_npz(path, layout="kinect-v1")
     with pytest.raises(AimCLRError, match=r"center_joint = 20 is not a joint index of layout "
-                       r"'kinect-v1' \(its centre joint is 2 \(shoulder_center\)\)"):
+                       r"'kinect-v1' \(its centre joint is 2 \(shoulder_center\)\): "
+                       r"expected an index in \[0, 20\), 'layout' or None"):
         named_v1.to_array(center_joint=20)
     with pytest.raises(AimCLRError, match=r"layout 'coco-17' has 17 joints \(centre joint 0 "
                        r"\(nose\)\), but data has V = 20"):
@@ -197,3 +198,23 @@ def test_in_memory_sequences_keep_the_ntu_default() -> None:
         named = RaggedSkeletons.from_sequences([c[:, :20] for c in clips], labels,
                                                layout="kinect-v1")
     assert named.select([2, 0]).layout is KINECT_V1
+
+
+@pytest.mark.parametrize("call", [
+    lambda s: s.select(5), lambda s: s.select([[0, 1]]), lambda s: s.values_of(["views"]),
+    lambda s: s.to_layout("ntu-rgb+d", mapping=5), lambda s: s.to_array(center_joint="top"),
+    lambda s: s.to_array(center_joint=np.zeros(2)), lambda s: s.to_array(left="a"),
+    lambda s: s.to_array(right=20), lambda s: s.to_layout("smpl"),
+    lambda s: RaggedSkeletons.from_sequences([s.sequence(0)], [0], groups=[1]),
+    lambda s: RaggedSkeletons.from_sequences([s.sequence(0)], [0], joint_names="abc"),
+    lambda s: RaggedSkeletons(list(s.data), s.offsets, s.labels),
+    lambda s: SkeletonLayout.from_edges("x", 2, [(0, 1)], 0, shoulders=5),
+    lambda s: SkeletonLayout.from_edges("x", 2, [(0, 1)], 0, joint_names=["a"]),
+    lambda s: load_npz(7), lambda s: load_npz("missing.npz"),
+])  # fmt: skip
+def test_hostile_arguments_are_clear_errors(call: object) -> None:
+    clips, labels = _ntu_clips(2)
+    skeletons = RaggedSkeletons.from_sequences([c[:, :20] for c in clips], labels,
+                                               layout="kinect-v1")
+    with pytest.raises(AimCLRError):
+        call(skeletons)  # type: ignore[operator]

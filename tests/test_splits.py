@@ -189,3 +189,17 @@ def test_bandai2_splits() -> None:
     assert per_class[0] == 18 and per_class[7] == 43  # walk 175, raise-up-both-hands 434
     with pytest.raises(AimCLRError, match="no per-sequence key 'subjects'"):
         parse_split("subject:1").split(bandai)
+
+
+@pytest.mark.parametrize("call", [
+    lambda s: split_by_style(s, None), lambda s: split_by_key(s, "views", 1.5),
+    lambda s: split_by_key(s, 3, [1]), lambda s: split_by_subject(s, "1,2"),
+    lambda s: split_random(s, "0.2"), lambda s: split_random(s, 0.2, seed=-1),
+    lambda s: split_random(np.zeros((2, 2), int), 0.5), lambda s: parse_split(None),
+    lambda s: parse_split("random:0.5", seed=True), lambda s: parse_split("subject:1").split([1]),
+    lambda s: read_index_file(None, s), lambda s: check_split(5, 5, "x"),
+    lambda s: load_npz(BANDAI, nonfinite="zero"),
+])  # fmt: skip
+def test_hostile_split_arguments_are_clear_errors(recording: RaggedSkeletons, call: object) -> None:
+    with pytest.raises(AimCLRError):
+        call(recording)  # type: ignore[operator]

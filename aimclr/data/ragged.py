@@ -53,6 +53,13 @@ def _int_vector(values: object, name: str, count: int | None) -> np.ndarray:
     return arr.astype(np.int64)
 
 
+def _str_tuple(values: object, name: str) -> tuple[str, ...]:
+    """``values`` as a tuple of str; a bare string or a non-iterable is an error."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise AimCLRError(f"{name} must be a sequence of strings, got {values!r:.80}")
+    return tuple(str(v) for v in values)
+
+
 def _nonfinite_report(counts: np.ndarray, lengths: np.ndarray, names: Sequence[str]) -> str:
     bad = np.flatnonzero(counts)
     shown = []
@@ -64,6 +71,16 @@ def _nonfinite_report(counts: np.ndarray, lengths: np.ndarray, names: Sequence[s
         f"{int(counts.sum())} frames of {len(bad)} sequences hold NaN or infinite coordinates: "
         f"{', '.join(shown)}{more}"
     )
+
+
+def _group_arrays(groups: object) -> dict[str, np.ndarray]:
+    if groups is None:
+        return {}
+    if not isinstance(groups, Mapping):
+        raise AimCLRError(
+            f"groups must map key names to (N,) integer arrays, got {type(groups).__name__}"
+        )
+    return {str(key): np.asarray(value) for key, value in groups.items()}
 
 
 @dataclass(frozen=True)
@@ -111,6 +128,15 @@ class RaggedSkeletons:
 
     def __post_init__(self) -> None:
         data = self.data
+        if not isinstance(data, np.ndarray):
+            raise AimCLRError(
+                f"data must be a numpy array (F, V, C) or (F, M, V, C), got {type(data).__name__}"
+            )
+        if not isinstance(self.groups, Mapping):
+            raise AimCLRError(
+                "groups must map key names to (N,) integer arrays, got "
+                f"{type(self.groups).__name__}"
+            )
         if data.ndim not in (3, 4) or not np.issubdtype(data.dtype, np.floating):
             raise AimCLRError(
                 "data must be floating with layout (F, V, C) or (F, M, V, C) (frames of all "
@@ -135,7 +161,7 @@ class RaggedSkeletons:
         object.__setattr__(self, "offsets", offsets)
         object.__setattr__(self, "labels", labels)
         for name in ("class_names", "style_names", "joint_names", "sequence_names"):
-            object.__setattr__(self, name, tuple(str(s) for s in getattr(self, name)))
+            object.__setattr__(self, name, _str_tuple(getattr(self, name), name))
         for name in ("styles", "subjects"):
             value = getattr(self, name)
             if value is not None:
@@ -230,21 +256,22 @@ class RaggedSkeletons:
                     f"{describe_array(arr)}"
                 )
         resolved = None if layout is None else get_layout(layout)
-        if resolved is not None and len(joint_names) == resolved.num_joints:
-            warn_if_names_differ(resolved, joint_names, "from_sequences")
+        names = _str_tuple(joint_names, "joint_names")
+        if resolved is not None and len(names) == resolved.num_joints:
+            warn_if_names_differ(resolved, names, "from_sequences")
         offsets = np.concatenate([[0], np.cumsum([len(a) for a in arrays])]).astype(np.int64)
         return cls(
             data=np.concatenate(arrays, axis=0),
             offsets=offsets,
             labels=np.asarray(labels),
-            class_names=tuple(class_names),
+            class_names=_str_tuple(class_names, "class_names"),
             styles=None if styles is None else np.asarray(styles),
-            style_names=tuple(style_names),
+            style_names=_str_tuple(style_names, "style_names"),
             subjects=None if subjects is None else np.asarray(subjects),
             layout=resolved,
-            joint_names=tuple(joint_names),
-            sequence_names=tuple(sequence_names),
-            groups={} if groups is None else {k: np.asarray(v) for k, v in groups.items()},
+            joint_names=names,
+            sequence_names=_str_tuple(sequence_names, "sequence_names"),
+            groups=_group_arrays(groups),
         )
 
     def __len__(self) -> int:
@@ -273,6 +300,8 @@ class RaggedSkeletons:
             AimCLRError: the collection has no such key; the message lists those
                 it has.
         """
+        if not isinstance(key, str):
+            raise AimCLRError(f"key must be a string such as 'subjects', got {key!r}")
         builtin = {"labels": self.labels, "subjects": self.subjects, "styles": self.styles}
         values = builtin[key] if key in builtin else self.groups.get(key)
         if values is None:
@@ -285,7 +314,14 @@ class RaggedSkeletons:
 
     def select(self, indices: Iterable[int]) -> RaggedSkeletons:
         """A new collection with the sequences at ``indices``, in that order."""
-        idx = np.asarray(list(indices), dtype=np.int64)
+        try:
+            idx = np.asarray(list(indices), dtype=np.int64)
+        except (TypeError, ValueError) as err:
+            raise AimCLRError(
+                f"indices must be an iterable of sequence indices, got {indices!r:.80}"
+            ) from err
+        if idx.ndim != 1:
+            raise AimCLRError(f"indices must be a flat list of integers, got shape {idx.shape}")
         if idx.size and (idx.min() < -len(self) or idx.max() >= len(self)):
             raise AimCLRError(f"indices must lie in [0, {len(self)}), got {idx.tolist()[:10]}")
         idx %= max(len(self), 1)
@@ -354,7 +390,13 @@ class RaggedSkeletons:
                     f"of the {dst.num_joints} target joints]"
                 )
             mapping = joint_mapping(self.layout, dst)
-        table = [tuple(int(j) for j in sources) for sources in mapping]
+        try:
+            table = [tuple(int(j) for j in sources) for sources in mapping]
+        except (TypeError, ValueError) as err:
+            raise AimCLRError(
+                f"mapping must be a sequence of source-joint sequences, one per joint of "
+                f"{dst.name!r}, got {mapping!r:.80}"
+            ) from err
         if len(table) != dst.num_joints or any(
             not sources or not all(0 <= j < num_source for j in sources) for sources in table
         ):
@@ -385,7 +427,7 @@ class RaggedSkeletons:
             "load_npz(path, layout=...) or from_sequences(..., layout=...), a built-in "
             "name or a SkeletonLayout"
         )
-        if center_joint == "layout":
+        if isinstance(center_joint, str) and center_joint == "layout":
             if layout is None:
                 raise AimCLRError(
                     f"these {joints}-joint sequences have no layout, so their centre joint "
@@ -394,7 +436,8 @@ class RaggedSkeletons:
                 )
             center_joint = layout.center
         if center_joint is not None and (
-            isinstance(center_joint, bool) or not 0 <= center_joint < joints
+            isinstance(center_joint, bool) or not isinstance(center_joint, (int, np.integer))
+            or not 0 <= center_joint < joints
         ):
             centre = (
                 "" if layout is None
@@ -402,7 +445,7 @@ class RaggedSkeletons:
             )
             raise AimCLRError(
                 f"center_joint = {center_joint!r} is not a joint index of {where}{centre}: "
-                f"expected [0, {joints}) or None"
+                f"expected an index in [0, {joints}), 'layout' or None"
             )
         if not align:
             return center_joint, 0, 0
@@ -419,6 +462,14 @@ class RaggedSkeletons:
                 )
             left = layout.shoulders[0] if left is None else left
             right = layout.shoulders[1] if right is None else right
+        for name, joint in (("left", left), ("right", right)):
+            if isinstance(joint, bool) or not isinstance(joint, (int, np.integer)) or not (
+                0 <= joint < joints
+            ):
+                raise AimCLRError(
+                    f"{name} = {joint!r} is not a shoulder joint index of {where}: expected "
+                    f"[0, {joints})"
+                )
         return center_joint, left, right
 
     def to_array(
@@ -579,6 +630,8 @@ def load_npz(
         >>> skeletons.layout.name, skeletons.layout.center
         ('kinect-v1', 2)
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise AimCLRError(f"path must be a str or path of an .npz file, got {path!r:.80}")
     path = Path(path)
     if not path.is_file():
         raise AimCLRError(f"npz file {str(path)!r} does not exist")

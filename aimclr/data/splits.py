@@ -33,7 +33,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -74,6 +74,14 @@ def check_split(train: np.ndarray, test: np.ndarray, description: str) -> None:
     Raises:
         AimCLRError: ``N_train == 0`` or ``N_test == 0``; the message gives both counts.
     """
+    try:
+        train, test = np.asarray(train), np.asarray(test)
+    except (TypeError, ValueError) as err:
+        raise AimCLRError(f"train and test must be index arrays, got {err}") from err
+    if train.ndim != 1 or test.ndim != 1:
+        raise AimCLRError(
+            f"train and test must be 1-D index arrays, got shapes {train.shape} and {test.shape}"
+        )
     if len(train) and len(test):
         return
     side = "training" if not len(train) else "test"
@@ -81,6 +89,29 @@ def check_split(train: np.ndarray, test: np.ndarray, description: str) -> None:
         f"split {description} leaves the {side} set empty: {len(train)} training and "
         f"{len(test)} test sequences"
     )
+
+
+def _values(values: object, name: str) -> list[Any]:
+    """A list of values; a single string or integer counts as one value."""
+    if isinstance(values, (str, int, np.integer)):
+        return [values]
+    if not isinstance(values, Iterable):
+        raise AimCLRError(
+            f"{name} must be a value or a list of values, got {type(values).__name__}"
+        )
+    try:
+        return list(values)
+    except TypeError:
+        raise AimCLRError(
+            f"{name} must be a value or a list of values, got {type(values).__name__}"
+        ) from None
+
+
+def _check_skeletons(skeletons: object) -> None:
+    if not isinstance(skeletons, RaggedSkeletons):
+        raise AimCLRError(
+            f"expected RaggedSkeletons (e.g. from load_npz), got {type(skeletons).__name__}"
+        )
 
 
 def _complement(count: int, test: np.ndarray) -> Split:
@@ -111,8 +142,10 @@ def style_indices(skeletons: RaggedSkeletons, styles: Iterable[str | int]) -> np
         >>> style_indices(s, ["angry"]).tolist(), style_indices(s, ["0"]).tolist()
         ([0, 2], [1])
     """
+    _check_skeletons(skeletons)
     if skeletons.styles is None:
         raise AimCLRError("these sequences have no styles (the npz file lacks 'styles')")
+    styles = _values(styles, "styles")
     wanted: set[int] = set()
     num_styles = max(len(skeletons.style_names), int(skeletons.styles.max(initial=-1)) + 1)
     for style in styles:
@@ -151,7 +184,7 @@ def split_by_style(skeletons: RaggedSkeletons, test_styles: Iterable[str | int])
     Raises:
         AimCLRError: see :func:`style_indices`, or an empty side.
     """
-    styles = list(test_styles)
+    styles = _values(test_styles, "test_styles")
     train, test = _complement(len(skeletons), style_indices(skeletons, styles))
     check_split(train, test, f"by test styles {styles}")
     return train, test
@@ -180,21 +213,23 @@ def split_by_key(skeletons: RaggedSkeletons, key: str, test_values: Iterable[int
         >>> [part.tolist() for part in split_by_key(s, "views", [2])]
         [[0, 2], [1, 3]]
     """
+    _check_skeletons(skeletons)
     values = skeletons.values_of(key)
-    wanted = [v for v in test_values]
-    if not wanted or not all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in wanted
+    given = _values(test_values, "test_values")
+    if not given or not all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in given
     ):
-        raise AimCLRError(f"test values of key {key!r} must be integers, got {wanted!r}")
+        raise AimCLRError(f"test values of key {key!r} must be integers, got {given!r:.200}")
+    wanted = sorted({int(v) for v in given})
     present = np.unique(values)
-    absent = sorted(set(int(v) for v in wanted) - set(present.tolist()))
+    absent = sorted(set(wanted) - set(present.tolist()))
     if absent:
         raise AimCLRError(
             f"{key} {absent} do not occur in these sequences; the values of {key!r} are "
             f"{present.tolist()[:50]}"
         )
     train, test = _complement(len(skeletons), np.flatnonzero(np.isin(values, wanted)))
-    check_split(train, test, f"by test {key} {sorted(set(int(v) for v in wanted))}")
+    check_split(train, test, f"by test {key} {wanted}")
     return train, test
 
 
@@ -293,6 +328,9 @@ def read_index_file(path: str | os.PathLike[str], skeletons: RaggedSkeletons) ->
             ``[0, N)``, names without ``sequence_names`` in the collection, or
             unknown names.
     """
+    _check_skeletons(skeletons)
+    if not isinstance(path, (str, os.PathLike)):
+        raise AimCLRError(f"path must be a str or path of an index file, got {path!r:.80}")
     path = Path(path)
     if not path.is_file():
         raise AimCLRError(f"index file {str(path)!r} does not exist")
@@ -407,6 +445,7 @@ class SplitSpec:
                 a style, a sequence name), or a side would be empty; the message
                 quotes the spec.
         """
+        _check_skeletons(skeletons)
         try:
             if self.kind == "random":
                 return split_random(skeletons, self._fraction(), self.seed)
