@@ -224,7 +224,8 @@ class RaggedSkeletons:
             layout: the joints' layout (name or object); ``None`` as in the
                 class (by ``joint_names``, else ``ntu-rgb+d`` for ``V = 25``).
             joint_names: ``V`` joint names, or empty; when given with a layout
-                that has names, differing names raise an :class:`AimCLRWarning`.
+                that has names, differing names raise an
+                :class:`~aimclr.errors.AimCLRWarning`.
             sequence_names: ``N`` names, or empty.
             groups: further per-sequence integer keys, e.g. ``{"views": [...]}``.
 
