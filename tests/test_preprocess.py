@@ -140,15 +140,18 @@ def test_preprocess_sample_chain() -> None:
 
 
 def test_valid_length_reads_the_given_joint_of_the_given_person() -> None:
-    # Joint 1 of person 0 is present for 37 frames, joint 0 of person 1 for 60 frames:
-    # mixing up the joint and person axes would read the other one.
+    # Joint 1 of person 0 is present for 37 frames, joint 0 of person 1 for 60 frames,
+    # joint 0 of person 0 for 12: mixing up the joint and person axes would read another.
     x = np.zeros((3, 80, 25, 2))
     x[2, :37, 1, 0] = 0.5  # one non-zero coordinate is enough
     x[0, :60, 0, 1] = -1.0
-    assert valid_length(x) == 37  # defaults: joint 1 (spine-mid) of person 0
+    x[1, :12, 0, 0] = 2.0
+    # Defaults: joint index 0 (NTU joint 1, spine-base) of person 0, as the reference's
+    # get_length reads data[:, :, 0, 0].
+    assert valid_length(x) == 12
     assert valid_length(x, joint=1, person=0) == 37
     assert valid_length(x, joint=0, person=1) == 60
-    assert valid_length(x, joint=0, person=0) == 0
+    assert valid_length(x, joint=0, person=0) == 12
     assert valid_length(x, joint=1, person=1) == 0
     with pytest.raises(AimCLRError, match=r"person must be an index in \[0, 2\)"):
         valid_length(x, joint=1, person=2)

@@ -10,6 +10,8 @@
 * :mod:`aimclr.data.sizes` — warnings when the queue or kNN's ``k`` outgrow the data.
 * :mod:`aimclr.data.synthetic` — the built-in synthetic action set.
 * :mod:`aimclr.data.subsets` — class-balanced label subsets (semi-supervised).
+* :mod:`aimclr.data.prepare` — raw NTU RGB+D / PKU-MMD files to the reference arrays
+  (``python -m aimclr.data.prepare``; imported on its own, not re-exported here).
 """
 
 from aimclr.data.arrays import SkeletonNpyDataset, SkeletonTensorDataset, load_label_file

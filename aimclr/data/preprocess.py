@@ -177,7 +177,7 @@ def align_yaw(x: object, left: int = 4, right: int = 8) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def valid_length(x: object, joint: int = 1, person: int = 0) -> int:
+def valid_length(x: object, joint: int = 0, person: int = 0) -> int:
     """Number of frames in which ``joint`` of ``person`` is not all zeros (reference).
 
     The reference treats frames ``0 .. length - 1`` as the valid ones, so this is a
@@ -185,7 +185,8 @@ def valid_length(x: object, joint: int = 1, person: int = 0) -> int:
 
     Args:
         x: ``(C, T, V, M)`` sample.
-        joint: joint index tested (the reference tests index 1, spine-mid).
+        joint: joint index tested (the reference tests index 0, NTU joint 1,
+            spine-base: ``get_length`` in ``feeder/NTUDatasets.py``).
         person: person index tested.
 
     Returns:
