@@ -1,9 +1,11 @@
 """How much EADM drops at each threshold on a typical deep map: the EADM guide's table.
 
 Run with ``python benchmarks/eadm_thresholds.py [--npz ../shared/data/bandai2.npz]``
-(about half a minute on 2 CPU threads). The map is the final feature map
-``(N·M, 256, T', 25)`` of AimCLR's ST-GCN (``STGCN()``: width 16, hidden 256, NTU
-layout) in eval mode, for 64 clips of 50 frames:
+(a few minutes on 2 idle CPU threads, most of it the pretraining steps). The map is
+the final feature map ``(N·M, 256, T', 25)`` of AimCLR's ST-GCN (``STGCN()``: width
+16, hidden 256, dropout 0.5, NTU layout) for 64 clips of 50 frames, computed in
+training mode as during pretraining, where AimCLR applies EADM (BatchNorm normalises
+with the batch's statistics, dropout is drawn from a seeded generator):
 
 * ``synthetic``: the built-in synthetic actions, the encoder as built (PyTorch's
   default initialisation);
@@ -63,18 +65,23 @@ def maps(npz: Path | None, steps: int) -> dict[str, torch.Tensor]:
     torch.manual_seed(0)
     x, _ = make_synthetic_actions(64, seed=0)
     out: dict[str, torch.Tensor] = {}
+    reference = reference_init_(STGCN(), torch.Generator().manual_seed(0))
     with torch.no_grad():
-        out["synthetic"] = STGCN().eval().features(x)
-        reference = reference_init_(STGCN(), torch.Generator().manual_seed(0)).eval()
+        torch.manual_seed(1)
+        out["synthetic"] = STGCN().features(x)
         out["synthetic, reference init"] = reference.features(x)
-    if steps > 0:
-        trained = pretrained(reference_init_(STGCN(), torch.Generator().manual_seed(0)), steps)
-        with torch.no_grad():
-            out[f"synthetic, {steps} pretraining steps"] = trained.eval().features(x)
     if npz is not None:
         clips = torch.from_numpy(load_npz(npz).select(range(64)).to_array(50, 1))
         with torch.no_grad():
             out[f"{npz.name}, reference init"] = reference.features(clips)
+    if steps > 0:
+        trained = pretrained(reference_init_(STGCN(), torch.Generator().manual_seed(0)), steps)
+        with torch.no_grad():
+            out[f"synthetic, reference init + {steps} pretraining steps"] = trained.features(x)
+            if npz is not None:
+                out[f"{npz.name}, reference init + {steps} pretraining steps"] = (
+                    trained.features(clips)
+                )
     return out
 
 
@@ -90,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         for threshold in THRESHOLDS:
             f = drop_fractions(feature_map, threshold)
             rows.append((threshold, f["joints"], f["elements"], f["zeroed"]))
-        print(f"\n{name}: map {tuple(feature_map.shape)} (N·M, D, T', V)\n")
+        print(f"\n{name}: map {tuple(feature_map.shape)} (N·M, D, T', V)\n", flush=True)
         print(markdown_table(("threshold", "joints dropped", "elements dropped", "output zero"),
                              rows))
 

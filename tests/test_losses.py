@@ -521,3 +521,16 @@ def test_kl_form_of_d3m_is_cross_entropy_minus_the_target_entropy() -> None:
     torch.testing.assert_close(D3MLoss("kl")(logits=logits, target_logits=target), kl)
     with pytest.raises(AimCLRError, match="divergence must be 'cross_entropy' or 'kl'"):
         D3MLoss("js")  # type: ignore[arg-type]
+
+
+def test_the_default_checks_read_no_tensor_value() -> None:
+    # Meta tensors have no values: any .item() or bool(tensor) in a check would raise.
+    q, k, queue = (torch.empty(shape, device="meta") for shape in ((4, 8), (4, 8), (16, 8)))
+    logits = contrastive_logits(q, k, queue)
+    info_nce(q, k, queue, normalize=True)
+    InfoNCELoss()(q, k, queue)
+    d3m_loss(logits=logits, target_logits=logits, divergence="kl")
+    D3MLoss()(logits=logits, logits_drop=logits, target_logits=logits)
+    nnm_loss(logits, mine_neighbors([q, k], queue, top_k=2))
+    with pytest.raises((RuntimeError, NotImplementedError), match="meta tensor"):
+        info_nce(q, k, queue, on_unnormalized="raise")  # the opt-in value check reads

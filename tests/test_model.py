@@ -639,3 +639,16 @@ def test_d3m_kl_is_logged_beside_the_cross_entropy() -> None:
     torch.testing.assert_close(out.d3m_kl, expected, rtol=0, atol=1e-5)
     assert 0 < float(out.d3m_kl) < float(out.d3m.detach())
     assert tiny("skeletonclr").eval()(None, x_q, x_k).d3m_kl is None
+
+
+def test_a_training_step_reads_no_tensor_value() -> None:
+    # On the meta device any .item(), bool(tensor) or .tolist() raises: a step that runs
+    # there (forward and backward, both stages) never synchronises a GPU for its checks.
+    model = tiny("aimclr", mining_epoch=1).to("meta")
+    views = [torch.empty(SHAPE, device="meta") for _ in range(3)]
+    for epoch in (1, 2):
+        out = model(*views, epoch=epoch)
+        out.loss.backward()
+    model.check_finite_inputs = True  # the documented exception: one synchronisation
+    with pytest.raises(RuntimeError, match="meta tensors"):
+        model(*views, epoch=2)

@@ -1,0 +1,168 @@
+"""What input validation costs per AimCLR step on a CPU, where it is most visible.
+
+Run with ``python benchmarks/bench_checks.py [--baseline-src DIR] [--rounds 4]``.
+
+A tiny configuration makes the Python-side checks a visible share of the step:
+``STGCN(hidden_channels=2, hidden_dim=16, dropout=0)``, batch 4, ``T = 16``, one person,
+``K = 64``, the ``"aimclr"`` preset in stage 2 (NNM active), one thread. For the code on
+``PYTHONPATH`` it reports
+
+* the calls of the library's check helpers (``aimclr/_checks.py``) and of the encoder's
+  ``check_input`` in one forward pass (counted with ``cProfile``, so exact);
+* the median time of the validation at the step's start (``AimCLR._checked_views``);
+* the median step time (forward, backward, SGD step), and with
+  ``check_finite_inputs=True`` where the model has that option, timed round-robin in
+  the same process (so the ratio is robust to the machine's load).
+
+With ``--baseline-src DIR`` (a copy of the ``aimclr`` package before a change, e.g.
+``git archive <rev> aimclr | tar -x -C DIR``) the script runs itself ``--rounds`` times on
+each side, alternating processes, and prints medians and ratios: between processes the
+load of a shared machine differs, so read the step-time ratio with that in mind; the call
+counts are exact.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import pstats
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import markdown_table, median_seconds
+
+SHAPE = (4, 3, 16, 25, 1)  # (N, C, T, V, M)
+
+
+def build(**options: Any) -> tuple[Any, list[torch.Tensor], torch.optim.Optimizer]:
+    """The tiny model in stage 2 (``mining_epoch=1``), three views and an SGD optimiser."""
+    from aimclr.model import AimCLR
+    from aimclr.nn.stgcn import STGCN
+
+    torch.manual_seed(0)
+    encoder = STGCN(hidden_channels=2, hidden_dim=16, dropout=0.0)
+    model = AimCLR.preset("aimclr", encoder, feature_dim=8, queue_size=64, mining_epoch=1,
+                          **options)  # fmt: skip
+    generator = torch.Generator().manual_seed(1)
+    views = [torch.randn(SHAPE, generator=generator) for _ in range(3)]
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    return model, views, optimizer
+
+
+def count_checks(model: Any, views: list[torch.Tensor]) -> dict[str, int]:
+    """Calls of the check helpers and of ``check_input`` in one forward pass."""
+    profile = cProfile.Profile()
+    profile.enable()
+    model(*views, epoch=2)
+    profile.disable()
+    counts = {"tensor checks (aimclr/_checks.py)": 0, "encoder check_input": 0}
+    for (filename, _, function), row in pstats.Stats(profile).stats.items():  # type: ignore[attr-defined]
+        calls = row[1]
+        if filename.endswith(os.path.join("aimclr", "_checks.py")) and function in (
+            "check_tensor", "check_rank", "check_floating", "check_same_device"
+        ):  # fmt: skip
+            counts["tensor checks (aimclr/_checks.py)"] += calls
+        elif function == "check_input":
+            counts["encoder check_input"] += calls
+    return counts
+
+
+def measure(repeats: int) -> dict[str, Any]:
+    """Counts and timings for the aimclr on ``sys.path``."""
+    torch.set_num_threads(1)
+    model, views, optimizer = build()
+    for _ in range(3):
+        model(*views, epoch=2)
+    result: dict[str, Any] = {"checks per forward": count_checks(model, views)}
+
+    def validation() -> None:
+        model._checked_views(views[0], views[1], views[2], 2, False)
+
+    def step(net: Any, opt: torch.optim.Optimizer) -> None:
+        out = net(*views, epoch=2)
+        opt.zero_grad()
+        out.loss.backward()
+        opt.step()
+
+    cases = {"validation": validation, "step": lambda: step(model, optimizer)}
+    try:
+        finite, _, finite_optimizer = build(check_finite_inputs=True)
+    except TypeError:  # a version without the option
+        pass
+    else:
+        cases["step, check_finite_inputs"] = lambda: step(finite, finite_optimizer)
+    times = median_seconds(cases, repeats=repeats, warmup=5)
+    result["validation_us"] = times.pop("validation") * 1e6
+    result["step_ms"] = {name: seconds * 1e3 for name, seconds in times.items()}
+    return result
+
+
+def compare(baseline: Path, rounds: int, repeats: int) -> None:
+    """Run this script alternately on the baseline and on the current code; print tables."""
+    here = Path(__file__).resolve()
+    current = str(here.parents[1])
+    runs: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
+    for _ in range(rounds):
+        for side, source in (("before", str(baseline)), ("after", current)):
+            env = {**os.environ, "PYTHONPATH": source, "OMP_NUM_THREADS": "1"}
+            output = subprocess.run(
+                [sys.executable, str(here), "--json", "--repeats", str(repeats)],
+                env=env, check=True, capture_output=True, text=True,
+            ).stdout  # fmt: skip
+            runs[side].append(json.loads(output.strip().splitlines()[-1]))
+    before, after = runs["before"], runs["after"]
+    rows = [(name, before[0]["checks per forward"][name], after[0]["checks per forward"][name])
+            for name in after[0]["checks per forward"]]  # fmt: skip
+    print(markdown_table(("calls per forward", "before", "after"), rows))
+
+    def median(side: list[dict[str, Any]], key: str, case: str | None = None) -> float:
+        values = [run[key] if case is None else run[key].get(case, float("nan")) for run in side]
+        return statistics.median(values)
+
+    timing = [("validation at the step's start (µs)", median(before, "validation_us"),
+               median(after, "validation_us"))]  # fmt: skip
+    for case in after[0]["step_ms"]:
+        timing.append((f"{case} (ms)", median(before, "step_ms", case),
+                       median(after, "step_ms", case)))  # fmt: skip
+    print()
+    print(markdown_table(("median over processes", "before", "after", "after / before"),
+                         [(name, b, a, a / b) for name, b, a in timing]))  # fmt: skip
+    ratio = median(after, "step_ms", "step") / median(before, "step_ms", "step")
+    print(f"\nstep time after / before: {ratio:.3f} ({rounds} processes per side)")
+    finite = [run["step_ms"]["step, check_finite_inputs"] / run["step_ms"]["step"]
+              for run in after if "step, check_finite_inputs" in run["step_ms"]]  # fmt: skip
+    if finite:
+        print(f"check_finite_inputs=True / off, same process: {statistics.median(finite):.3f}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--baseline-src", type=Path, help="aimclr source before the change")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=40)
+    parser.add_argument("--json", action="store_true", help="print this run as one JSON line")
+    args = parser.parse_args(argv)
+    if args.baseline_src is not None:
+        compare(args.baseline_src, args.rounds, args.repeats)
+        return
+    result = measure(args.repeats)
+    if args.json:
+        print(json.dumps(result))
+        return
+    print(markdown_table(("calls per forward", "count"), list(result["checks per forward"].items())))
+    print(f"\nvalidation at the step's start: {result['validation_us']:.0f} µs")
+    for name, ms in result["step_ms"].items():
+        print(f"{name}: {ms:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
