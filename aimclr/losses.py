@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aimclr._autocast import autocast_dtype, no_autocast
+from aimclr import _cores as core
 from aimclr._checks import (
     check_floating,
     check_int,
@@ -189,7 +189,7 @@ def info_nce_from_logits(logits: torch.Tensor) -> torch.Tensor:
         1.6094
     """
     _check_logits(logits, "logits")
-    return _info_nce(_log_probs(logits))
+    return core.info_nce(core.log_probs(logits))
 
 
 def info_nce(
@@ -229,7 +229,7 @@ def info_nce(
     logits = _validated_logits(
         query, positive_key, queue, temperature, normalize, on_unnormalized, stacklevel=3
     )
-    return _info_nce(_log_probs(logits))
+    return core.info_nce(core.log_probs(logits))
 
 
 @_roles_by_keyword("d3m_loss(logits=<(N, 1 + K) logits of the view being trained>, "
@@ -277,8 +277,8 @@ def d3m_loss(
     """
     _check_logit_pair(logits, target_logits, "logits")
     _check_divergence(divergence)
-    target_log_p = _log_probs(target_logits).detach()
-    return _d3m(_log_probs(logits), target_log_p, target_log_p.exp(), divergence)
+    target_log_p = core.log_probs(target_logits).detach()
+    return core.d3m(core.log_probs(logits), target_log_p, target_log_p.exp(), divergence)
 
 
 @_roles_by_keyword("d3m_pair_loss(logits=<extreme view's logits>, logits_drop=<EADM-dropped "
@@ -312,10 +312,10 @@ def d3m_pair_loss(
     _check_logit_pair(logits, target_logits, "logits")
     _check_logit_pair(logits_drop, target_logits, "logits_drop")
     _check_divergence(divergence)
-    target_log_p = _log_probs(target_logits).detach()
+    target_log_p = core.log_probs(target_logits).detach()
     target = target_log_p.exp()
-    loss_extreme = _d3m(_log_probs(logits), target_log_p, target, divergence)
-    loss_extreme_drop = _d3m(_log_probs(logits_drop), target_log_p, target, divergence)
+    loss_extreme = core.d3m(core.log_probs(logits), target_log_p, target, divergence)
+    loss_extreme_drop = core.d3m(core.log_probs(logits_drop), target_log_p, target, divergence)
     return 0.5 * (loss_extreme + loss_extreme_drop)
 
 
@@ -375,7 +375,7 @@ def mine_neighbors(
     if normalize:
         queries = [F.normalize(z, dim=1) for z in queries]
         queue = F.normalize(queue, dim=1)
-    return _mine(queries, queue, top_k)
+    return core.mine(queries, queue, top_k)
 
 
 def nnm_loss(
@@ -424,7 +424,7 @@ def nnm_loss(
         )
     check_same_device({"logits": logits, "pos_mask": pos_mask})
     _check_reduction(reduction, "reduction")
-    return _nnm(_log_probs(logits), pos_mask, reduction)
+    return core.nnm(core.log_probs(logits), pos_mask, reduction)
 
 
 # --------------------------------------------------------------------------- modules
@@ -559,91 +559,6 @@ class NNMLoss(nn.Module):
         return f"reduction={self.reduction!r}"
 
 
-# --------------------------------------------------------------------------- unchecked cores
-# The public functions above validate and call these; AimCLR, which validates its
-# views once per step, calls them directly.
-
-
-def _logits(
-    query: torch.Tensor, positive_key: torch.Tensor, queue: torch.Tensor, temperature: float
-) -> torch.Tensor:
-    """:func:`contrastive_logits` without checks."""
-    dtype = torch.promote_types(torch.promote_types(query.dtype, positive_key.dtype), queue.dtype)
-    device_type = query.device.type
-    if dtype == torch.float16 or autocast_dtype(device_type) == torch.float16:
-        # A float16 dot product overflows above 65504 before any division could help.
-        dtype = torch.promote_types(dtype, torch.float32)
-        with no_autocast(device_type):
-            return _logits_in(query.to(dtype), positive_key.to(dtype), queue.to(dtype), temperature)
-    return _logits_in(query.to(dtype), positive_key.to(dtype), queue.to(dtype), temperature)
-
-
-def _logits_in(
-    query: torch.Tensor, positive_key: torch.Tensor, queue: torch.Tensor, temperature: float
-) -> torch.Tensor:
-    # n: batch, d: embedding dimension, k: queue entry.
-    positive = torch.einsum("nd,nd->n", query, positive_key).unsqueeze(1)
-    negative = torch.einsum("nd,kd->nk", query, queue)
-    # Divide in float32 at least: bfloat16 products keep ~3 digits, and q·k / τ of
-    # float16 values would overflow for |q·k| > 65504·τ.
-    out_dtype = torch.promote_types(positive.dtype, torch.float32)
-    return torch.cat([positive.to(out_dtype), negative.to(out_dtype)], dim=1) / temperature
-
-
-def _log_probs(logits: torch.Tensor) -> torch.Tensor:
-    """``log_softmax`` over candidates, in float32 for half-precision logits."""
-    if logits.dtype in (torch.float16, torch.bfloat16):
-        logits = logits.float()
-    return F.log_softmax(logits, dim=1)
-
-
-def _info_nce(log_p: torch.Tensor) -> torch.Tensor:
-    return -log_p[:, 0].mean()
-
-
-def _d3m(
-    log_q: torch.Tensor,
-    target_log_p: torch.Tensor,
-    target: torch.Tensor,
-    divergence: Divergence = "cross_entropy",
-) -> torch.Tensor:
-    """D3M from the trained view's log-probabilities and the detached target ``p``."""
-    cross_entropy = -(target * log_q).sum(dim=1).mean()
-    if divergence == "cross_entropy":
-        return cross_entropy
-    return cross_entropy - _entropy(target_log_p, target)
-
-
-def _entropy(log_p: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
-    """``−mean_n Σ_j p log p``; candidates with ``p = 0`` contribute 0 (not NaN)."""
-    return -torch.where(p > 0, p * log_p, torch.zeros_like(p)).sum(dim=1).mean()
-
-
-@torch.no_grad()
-def _mine(queries: Sequence[torch.Tensor], queue: torch.Tensor, top_k: int) -> torch.Tensor:
-    first = queries[0]
-    size = queue.shape[0]
-    mask = torch.zeros(first.shape[0], 1 + size, dtype=torch.bool, device=first.device)
-    mask[:, 0] = True
-    # Rank in float32 at least, outside autocast: bfloat16 similarities keep ~3 digits,
-    # so near neighbours in a large queue would tie and top-k would pick among them.
-    dtype = torch.promote_types(torch.promote_types(first.dtype, queue.dtype), torch.float32)
-    with no_autocast(first.device.type):
-        keys = queue.to(dtype).T
-        for z in queries:
-            nearest = (z.to(dtype) @ keys).topk(top_k, dim=1).indices
-            mask.scatter_(1, nearest + 1, True)
-    return mask
-
-
-def _nnm(log_p: torch.Tensor, pos_mask: torch.Tensor, reduction: Reduction) -> torch.Tensor:
-    # where() rather than a product: a -inf logit outside the mask must not give NaN.
-    per_sample = torch.where(pos_mask, log_p, torch.zeros_like(log_p)).sum(dim=1)
-    if reduction == "mean":
-        per_sample = per_sample / pos_mask.sum(dim=1).clamp(min=1).to(per_sample.dtype)
-    return -per_sample.mean()
-
-
 # --------------------------------------------------------------------------- checks
 
 
@@ -665,7 +580,7 @@ def _validated_logits(
     elif on_unnormalized != "ignore":
         tensors = {"query": query, "positive_key": positive_key, "queue": queue}
         _check_unit_rows(tensors, on_unnormalized, stacklevel + 1)
-    return _logits(query, positive_key, queue, temperature)
+    return core.logits(query, positive_key, queue, temperature)
 
 
 def _check_embeddings(x: torch.Tensor, name: str, layout: str) -> None:

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 from typing_extensions import Self
 
+from aimclr import _cores as core
 from aimclr._autocast import autocast_dtype
 from aimclr._checks import (
     check_finite,
@@ -46,21 +47,12 @@ from aimclr.checkpoint import (
     strip_module_prefix,
 )
 from aimclr.errors import AimCLRError
-from aimclr.losses import (
-    Reduction,
-    _d3m,
-    _entropy,
-    _info_nce,
-    _log_probs,
-    _logits,
-    _mine,
-    _nnm,
-)
+from aimclr.losses import Reduction
 from aimclr.nn.distributed import gather_row_counts, is_distributed
 from aimclr.nn.eadm import EADM
 from aimclr.nn.encoder import SkeletonEncoder, encoder_width, missing_members
 from aimclr.nn.heads import ProjectionHead
-from aimclr.nn.momentum import _update_parameters_, copy_and_freeze, update_momentum
+from aimclr.nn.momentum import copy_and_freeze, update_momentum
 from aimclr.nn.queue import MomentumQueue
 from aimclr.nn.stgcn import STGCN
 
@@ -542,8 +534,8 @@ class AimCLR(nn.Module):
         # 3. Keys: momentum update first (training only), then the key forward.
         with torch.no_grad():
             if self.training:
-                _update_parameters_(self.encoder_q, self.encoder_k, self.momentum)
-                _update_parameters_(self.head_q, self.head_k, self.momentum)
+                core.update_parameters_(self.encoder_q, self.encoder_k, self.momentum)
+                core.update_parameters_(self.head_q, self.head_k, self.momentum)
             key = F.normalize(self.head_k(self.encoder_k(x_key)), dim=1)
         # 4. Logits against the queue before this step's keys are enqueued.
         queue = self.queue.negatives()  # full precision: NNM ranks neighbours with it
@@ -554,18 +546,18 @@ class AimCLR(nn.Module):
         query = z_extreme if extreme_is_query else z_query
         if query is None:  # unreachable: every configuration has a query view
             raise AimCLRError("no query view to contrast; check the model switches")
-        logits = _logits(query, key, negatives, self.temperature)
-        log_p = _log_probs(logits)  # shared by InfoNCE / NNM and the D3M target
+        logits = core.logits(query, key, negatives, self.temperature)
+        log_p = core.log_probs(logits)  # shared by InfoNCE / NNM and the D3M target
 
         # 5. Contrastive term.
         info_nce = nnm = pos_mask = None
         if self.nnm_active(epoch):
             candidates = [z for z in (z_query, z_extreme, z_extreme_drop) if z is not None]
-            pos_mask = _mine(candidates, queue, self.nnm_top_k)
-            nnm = _nnm(log_p, pos_mask, self.nnm_reduction)
+            pos_mask = core.mine(candidates, queue, self.nnm_top_k)
+            nnm = core.nnm(log_p, pos_mask, self.nnm_reduction)
             contrastive = nnm
         else:
-            info_nce = _info_nce(log_p)
+            info_nce = core.info_nce(log_p)
             contrastive = info_nce
 
         # 6. D3M: the normal view's distribution is the (detached) target.
@@ -579,7 +571,7 @@ class AimCLR(nn.Module):
                 d3m_ed = self._d3m(z_extreme_drop, key, negatives, target_log_p, target)
                 d3m = 0.5 * (d3m_e + d3m_ed)
             with torch.no_grad():  # both terms share the target: KL = H(p, q) − H(p) >= 0
-                d3m_kl = (d3m - _entropy(target_log_p, target)).clamp_min(0.0)
+                d3m_kl = (d3m - core.entropy(target_log_p, target)).clamp_min(0.0)
         loss = contrastive if d3m is None else contrastive + d3m
 
         # 7. Enqueue the keys (gathered over ranks under torch.distributed).
@@ -666,8 +658,8 @@ class AimCLR(nn.Module):
         target: torch.Tensor,
     ) -> torch.Tensor:
         """``H(p(·|q), p(·|z))`` for the query ``z`` against the shared target."""
-        log_q = _log_probs(_logits(z, key, negatives, self.temperature))
-        return _d3m(log_q, target_log_p, target)
+        log_q = core.log_probs(core.logits(z, key, negatives, self.temperature))
+        return core.d3m(log_q, target_log_p, target)
 
     def extra_repr(self) -> str:
         """The configuration, for ``repr``."""

@@ -158,7 +158,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.json:
         print(json.dumps(result))
         return
-    print(markdown_table(("calls per forward", "count"), list(result["checks per forward"].items())))
+    counts = list(result["checks per forward"].items())
+    print(markdown_table(("calls per forward", "count"), counts))
     print(f"\nvalidation at the step's start: {result['validation_us']:.0f} µs")
     for name, ms in result["step_ms"].items():
         print(f"{name}: {ms:.2f} ms")

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from aimclr._checks import check_probability
+from aimclr._cores import ema_
 from aimclr.errors import AimCLRError
 
 __all__ = ["copy_and_freeze", "freeze_", "update_momentum"]
@@ -156,31 +157,13 @@ def update_momentum(
         q_bufs, k_bufs = _matched(
             dict(query_net.named_buffers()), dict(key_net.named_buffers()), "buffer"
         )
-    _ema_(q_params, k_params, float(m))
+    ema_(q_params, k_params, float(m))
     if buffers:
         floating = [i for i, b in enumerate(k_bufs) if b.is_floating_point()]
-        _ema_([q_bufs[i] for i in floating], [k_bufs[i] for i in floating], float(m))
+        ema_([q_bufs[i] for i in floating], [k_bufs[i] for i in floating], float(m))
         for q_buf, k_buf in zip(q_bufs, k_bufs, strict=True):
             if not k_buf.is_floating_point():
                 k_buf.copy_(q_buf)
-
-
-@torch.no_grad()
-def _update_parameters_(query_net: nn.Module, key_net: nn.Module, m: float) -> None:
-    """:func:`update_momentum` of the parameters without checks.
-
-    For networks whose parameters match in order by construction (a key network made
-    by :func:`copy_and_freeze`), as AimCLR's step, which validates once at build time.
-    """
-    _ema_(list(query_net.parameters()), list(key_net.parameters()), m)
-
-
-def _ema_(source: list[torch.Tensor], target: list[torch.Tensor], m: float) -> None:
-    if not target:
-        return
-    # Same arithmetic as the reference: θ_k·m + θ_q·(1 − m).
-    torch._foreach_mul_(target, m)
-    torch._foreach_add_(target, source, alpha=1.0 - m)
 
 
 def _matched(
