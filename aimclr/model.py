@@ -287,8 +287,6 @@ class AimCLR(nn.Module):
                 f"pool(feature_map, M)); {type(encoder).__name__} lacks "
                 f"{', '.join(missing_members(encoder))}: add them or pass use_eadm=False"
             )
-        if eadm is not None and not isinstance(eadm, EADM):
-            raise AimCLRError(f"eadm must be an aimclr.nn.EADM, got {type(eadm).__name__}")
         if nnm_reduction not in ("mean", "sum"):
             raise AimCLRError(f"nnm_reduction must be 'mean' or 'sum', got {nnm_reduction!r}")
         check_int(nnm_top_k, "nnm_top_k", 1)

@@ -100,10 +100,66 @@ def measure(repeats: int) -> dict[str, Any]:
         pass
     else:
         cases["step, check_finite_inputs"] = lambda: step(finite, finite_optimizer)
+    inner = inner_calls(model)
+    if inner is not None:
+        cases.update(inner)
     times = median_seconds(cases, repeats=repeats, warmup=5)
     result["validation_us"] = times.pop("validation") * 1e6
+    if inner is not None:
+        checked, unchecked = times.pop("inner, checked"), times.pop("inner, unchecked")
+        result["inner_calls_us"] = {"checked": checked * 1e6, "unchecked": unchecked * 1e6}
     result["step_ms"] = {name: seconds * 1e3 for name, seconds in times.items()}
     return result
+
+
+def inner_calls(model: Any) -> dict[str, Any] | None:
+    """The loss, queue and momentum calls of one stage-2 step, through the public
+    (checking) functions as the step made them before, and through the unchecked cores
+    it makes now; ``None`` for a version without the cores."""
+    try:
+        from aimclr import _cores as core
+    except ImportError:
+        return None
+    from aimclr.losses import (
+        contrastive_logits,
+        d3m_loss,
+        info_nce_from_logits,
+        mine_neighbors,
+        nnm_loss,
+    )
+    from aimclr.nn.momentum import update_momentum
+
+    generator = torch.Generator().manual_seed(2)
+    n, d = SHAPE[0], model.feature_dim
+    q, q_e, q_ed, key = (torch.nn.functional.normalize(torch.randn(n, d, generator=generator),
+                                                        dim=1) for _ in range(4))  # fmt: skip
+    queue = model.queue.negatives()
+    pairs = ((model.encoder_q, model.encoder_k), (model.head_q, model.head_k))
+
+    def checked() -> None:
+        logits = contrastive_logits(q, key, queue)
+        info_nce_from_logits(logits)
+        nnm_loss(logits, mine_neighbors([q, q_e, q_ed], queue, 1))
+        for z in (q_e, q_ed):
+            d3m_loss(logits=contrastive_logits(z, key, queue), target_logits=logits)
+        for source, target in pairs:
+            update_momentum(source, target, 0.999)
+        model.queue.enqueue(key)
+
+    def unchecked() -> None:
+        logits = core.logits(q, key, queue, 0.07)
+        log_p = core.log_probs(logits)
+        core.info_nce(log_p)
+        core.nnm(log_p, core.mine([q, q_e, q_ed], queue, 1), "mean")
+        target_log_p = log_p.detach()
+        target = target_log_p.exp()
+        for z in (q_e, q_ed):
+            core.d3m(core.log_probs(core.logits(z, key, queue, 0.07)), target_log_p, target)
+        for source, target_net in pairs:
+            core.update_parameters_(source, target_net, 0.999)
+        model.queue._write(key)
+
+    return {"inner, checked": checked, "inner, unchecked": unchecked}
 
 
 def compare(baseline: Path, rounds: int, repeats: int) -> None:
@@ -136,6 +192,12 @@ def compare(baseline: Path, rounds: int, repeats: int) -> None:
     print()
     print(markdown_table(("median over processes", "before", "after", "after / before"),
                          [(name, b, a, a / b) for name, b, a in timing]))  # fmt: skip
+    inner = [run["inner_calls_us"] for run in after if "inner_calls_us" in run]
+    if inner:
+        checked = statistics.median(i["checked"] for i in inner)
+        unchecked = statistics.median(i["unchecked"] for i in inner)
+        print(f"\nloss, queue and momentum calls of one step, same process: {checked:.0f} µs "
+              f"through the checking functions, {unchecked:.0f} µs through the cores")
     ratio = median(after, "step_ms", "step") / median(before, "step_ms", "step")
     print(f"\nstep time after / before: {ratio:.3f} ({rounds} processes per side)")
     finite = [run["step_ms"]["step, check_finite_inputs"] / run["step_ms"]["step"]
@@ -163,6 +225,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\nvalidation at the step's start: {result['validation_us']:.0f} µs")
     for name, ms in result["step_ms"].items():
         print(f"{name}: {ms:.2f} ms")
+    if "inner_calls_us" in result:
+        inner = result["inner_calls_us"]
+        print(f"loss, queue and momentum calls of one step: {inner['checked']:.0f} µs through "
+              f"the checking functions, {inner['unchecked']:.0f} µs through the cores")
 
 
 if __name__ == "__main__":
