@@ -12,7 +12,12 @@ A tiny configuration makes the Python-side checks a visible share of the step:
 * the median time of the validation at the step's start (``AimCLR._checked_views``);
 * the median step time (forward, backward, SGD step), and with
   ``check_finite_inputs=True`` where the model has that option, timed round-robin in
-  the same process (so the ratio is robust to the machine's load).
+  the same process (so the ratio is robust to the machine's load);
+* the step's loss, queue and momentum calls made through the public checking functions
+  (as the step made them before) and through the unchecked cores (as it makes them
+  now), round-robin in one process: the difference is the validation the step saves;
+* :func:`~aimclr.model.check_finite_views` on the tiny views and on three batch-32
+  NTU-sized views ``(32, 3, 50, 25, 2)``.
 
 With ``--baseline-src DIR`` (a copy of the ``aimclr`` package before a change, e.g.
 ``git archive <rev> aimclr | tar -x -C DIR``) the script runs itself ``--rounds`` times on
@@ -103,11 +108,23 @@ def measure(repeats: int) -> dict[str, Any]:
     inner = inner_calls(model)
     if inner is not None:
         cases.update(inner)
+    try:
+        from aimclr.model import check_finite_views
+    except ImportError:  # a version without it
+        pass
+    else:
+        tiny = dict(zip(("x_extreme", "x_query", "x_key"), views, strict=True))
+        ntu = {name: torch.randn(32, 3, 50, 25, 2) for name in tiny}  # batch 32, NTU size
+        cases["finite check, tiny views"] = lambda: check_finite_views(tiny)
+        cases["finite check, NTU views"] = lambda: check_finite_views(ntu)
     times = median_seconds(cases, repeats=repeats, warmup=5)
     result["validation_us"] = times.pop("validation") * 1e6
     if inner is not None:
         checked, unchecked = times.pop("inner, checked"), times.pop("inner, unchecked")
         result["inner_calls_us"] = {"checked": checked * 1e6, "unchecked": unchecked * 1e6}
+    finite = {name: times.pop(name) * 1e6 for name in list(times) if name.startswith("finite")}
+    if finite:
+        result["finite_check_us"] = finite
     result["step_ms"] = {name: seconds * 1e3 for name, seconds in times.items()}
     return result
 
@@ -198,6 +215,10 @@ def compare(baseline: Path, rounds: int, repeats: int) -> None:
         unchecked = statistics.median(i["unchecked"] for i in inner)
         print(f"\nloss, queue and momentum calls of one step, same process: {checked:.0f} µs "
               f"through the checking functions, {unchecked:.0f} µs through the cores")
+    finite_us = [run["finite_check_us"] for run in after if "finite_check_us" in run]
+    for name in finite_us[0] if finite_us else ():
+        print(f"{name} (check_finite_views, three views): "
+              f"{statistics.median(f[name] for f in finite_us):.0f} µs")
     ratio = median(after, "step_ms", "step") / median(before, "step_ms", "step")
     print(f"\nstep time after / before: {ratio:.3f} ({rounds} processes per side)")
     finite = [run["step_ms"]["step, check_finite_inputs"] / run["step_ms"]["step"]
@@ -225,6 +246,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\nvalidation at the step's start: {result['validation_us']:.0f} µs")
     for name, ms in result["step_ms"].items():
         print(f"{name}: {ms:.2f} ms")
+    for name, us in result.get("finite_check_us", {}).items():
+        print(f"{name} (check_finite_views, three views): {us:.0f} µs")
     if "inner_calls_us" in result:
         inner = result["inner_calls_us"]
         print(f"loss, queue and momentum calls of one step: {inner['checked']:.0f} µs through "
