@@ -1,42 +1,40 @@
 """What input validation costs per AimCLR step on a CPU, where it is most visible.
 
-Run with ``python benchmarks/bench_checks.py [--baseline-src DIR] [--rounds 4]``.
+Run with ``python benchmarks/bench_checks.py [--baseline-src DIR] [--repeats 60]``.
 
 A tiny configuration makes the Python-side checks a visible share of the step:
 ``STGCN(hidden_channels=2, hidden_dim=16, dropout=0)``, batch 4, ``T = 16``, one person,
-``K = 64``, the ``"aimclr"`` preset in stage 2 (NNM active), one thread. For the code on
-``PYTHONPATH`` it reports
+``K = 64``, the ``"aimclr"`` preset in stage 2 (NNM active), one thread. Reported:
 
-* the calls of the library's check helpers (``aimclr/_checks.py``) and of the encoder's
-  ``check_input`` in one forward pass (counted with ``cProfile``, so exact);
-* the median time of the validation at the step's start (``AimCLR._checked_views``);
-* the median step time (forward, backward, SGD step), and with
-  ``check_finite_inputs=True`` where the model has that option, timed round-robin in
-  the same process (so the ratio is robust to the machine's load);
-* the step's loss, queue and momentum calls made through the public checking functions
-  (as the step made them before) and through the unchecked cores (as it makes them
-  now), round-robin in one process: the difference is the validation the step saves;
-* :func:`~aimclr.model.check_finite_views` on the tiny views and on three batch-32
-  NTU-sized views ``(32, 3, 50, 25, 2)``.
+* the calls of the library's tensor-check helpers (``aimclr/_checks.py``) and of the
+  encoder's ``check_input`` in one forward pass (counted with ``cProfile``, so exact);
+* median times, every case timed round-robin in one process (so a change in the load of
+  a shared machine affects all cases alike): the validation at the step's start
+  (``AimCLR._checked_views``), the step (forward, backward, SGD step), the step with
+  ``check_finite_inputs=True``, the step's loss, queue and momentum calls made through
+  the public checking functions (as the step made them before) and through the
+  unchecked cores (as it makes them now), and :func:`~aimclr.model.check_finite_views`
+  on the tiny views and on three batch-32 NTU-sized views ``(32, 3, 50, 25, 2)``.
 
-With ``--baseline-src DIR`` (a copy of the ``aimclr`` package before a change, e.g.
-``git archive <rev> aimclr | tar -x -C DIR``) the script runs itself ``--rounds`` times on
-each side, alternating processes, and prints medians and ratios: between processes the
-load of a shared machine differs, so read the step-time ratio with that in mind; the call
-counts are exact.
+With ``--baseline-src DIR`` (a directory holding the ``aimclr`` package before a change,
+e.g. made with ``git archive <rev> aimclr | tar -x -C DIR``) that package is loaded
+next to the current one under the name ``aimclr_baseline`` (a copy with its imports
+renamed, in a temporary directory), and its step and validation are timed in the same
+round-robin as ``before``.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
-import json
-import os
+import importlib
 import pstats
-import statistics
-import subprocess
+import re
+import shutil
 import sys
+import tempfile
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import torch
@@ -45,107 +43,73 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import markdown_table, median_seconds
 
+import aimclr.model
+from aimclr import _cores as core
+from aimclr.losses import (
+    contrastive_logits,
+    d3m_loss,
+    info_nce_from_logits,
+    mine_neighbors,
+    nnm_loss,
+)
+from aimclr.model import check_finite_views
+from aimclr.nn.momentum import update_momentum
+
 SHAPE = (4, 3, 16, 25, 1)  # (N, C, T, V, M)
+BASELINE = "aimclr_baseline"
 
 
-def build(**options: Any) -> tuple[Any, list[torch.Tensor], torch.optim.Optimizer]:
-    """The tiny model in stage 2 (``mining_epoch=1``), three views and an SGD optimiser."""
-    from aimclr.model import AimCLR
-    from aimclr.nn.stgcn import STGCN
+def load_baseline(source: Path, workdir: Path) -> ModuleType:
+    """``source/aimclr`` imported as ``aimclr_baseline`` (its imports renamed)."""
+    target = workdir / BASELINE
+    shutil.copytree(source / "aimclr", target)
+    for path in target.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        path.write_text(re.sub(r"\baimclr(?=[.\s])", BASELINE, text), encoding="utf-8")
+    sys.path.insert(0, str(workdir))
+    return importlib.import_module(f"{BASELINE}.model")
 
+
+def build(package: ModuleType, **options: Any) -> tuple[Any, torch.optim.Optimizer]:
+    """The tiny model in stage 2 (``mining_epoch=1``) and an SGD optimiser."""
+    stgcn = importlib.import_module(package.__name__.replace(".model", ".nn.stgcn"))
     torch.manual_seed(0)
-    encoder = STGCN(hidden_channels=2, hidden_dim=16, dropout=0.0)
-    model = AimCLR.preset("aimclr", encoder, feature_dim=8, queue_size=64, mining_epoch=1,
-                          **options)  # fmt: skip
-    generator = torch.Generator().manual_seed(1)
-    views = [torch.randn(SHAPE, generator=generator) for _ in range(3)]
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    return model, views, optimizer
+    encoder = stgcn.STGCN(hidden_channels=2, hidden_dim=16, dropout=0.0)
+    model = package.AimCLR.preset("aimclr", encoder, feature_dim=8, queue_size=64,
+                                  mining_epoch=1, **options)  # fmt: skip
+    return model, torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
 
-def count_checks(model: Any, views: list[torch.Tensor]) -> dict[str, int]:
-    """Calls of the check helpers and of ``check_input`` in one forward pass."""
+def count_checks(model: Any, views: list[torch.Tensor], package: str) -> dict[str, int]:
+    """Calls of the tensor-check helpers and of ``check_input`` in one forward pass."""
     profile = cProfile.Profile()
     profile.enable()
     model(*views, epoch=2)
     profile.disable()
-    counts = {"tensor checks (aimclr/_checks.py)": 0, "encoder check_input": 0}
+    helpers = ("check_tensor", "check_rank", "check_floating", "check_same_device")
+    counts = {"tensor checks (_checks.py)": 0, "encoder check_input": 0}
     for (filename, _, function), row in pstats.Stats(profile).stats.items():  # type: ignore[attr-defined]
-        calls = row[1]
-        if filename.endswith(os.path.join("aimclr", "_checks.py")) and function in (
-            "check_tensor", "check_rank", "check_floating", "check_same_device"
-        ):  # fmt: skip
-            counts["tensor checks (aimclr/_checks.py)"] += calls
+        if Path(filename).parent.name == package and function in helpers:
+            counts["tensor checks (_checks.py)"] += row[1]
         elif function == "check_input":
-            counts["encoder check_input"] += calls
+            counts["encoder check_input"] += row[1]
     return counts
 
 
-def measure(repeats: int) -> dict[str, Any]:
-    """Counts and timings for the aimclr on ``sys.path``."""
-    torch.set_num_threads(1)
-    model, views, optimizer = build()
-    for _ in range(3):
-        model(*views, epoch=2)
-    result: dict[str, Any] = {"checks per forward": count_checks(model, views)}
-
-    def validation() -> None:
-        model._checked_views(views[0], views[1], views[2], 2, False)
-
-    def step(net: Any, opt: torch.optim.Optimizer) -> None:
-        out = net(*views, epoch=2)
-        opt.zero_grad()
+def step_case(model: Any, optimizer: torch.optim.Optimizer, views: list[torch.Tensor]) -> Any:
+    def step() -> None:
+        out = model(*views, epoch=2)
+        optimizer.zero_grad()
         out.loss.backward()
-        opt.step()
+        optimizer.step()
 
-    cases = {"validation": validation, "step": lambda: step(model, optimizer)}
-    try:
-        finite, _, finite_optimizer = build(check_finite_inputs=True)
-    except TypeError:  # a version without the option
-        pass
-    else:
-        cases["step, check_finite_inputs"] = lambda: step(finite, finite_optimizer)
-    inner = inner_calls(model)
-    if inner is not None:
-        cases.update(inner)
-    try:
-        from aimclr.model import check_finite_views
-    except ImportError:  # a version without it
-        pass
-    else:
-        tiny = dict(zip(("x_extreme", "x_query", "x_key"), views, strict=True))
-        ntu = {name: torch.randn(32, 3, 50, 25, 2) for name in tiny}  # batch 32, NTU size
-        cases["finite check, tiny views"] = lambda: check_finite_views(tiny)
-        cases["finite check, NTU views"] = lambda: check_finite_views(ntu)
-    times = median_seconds(cases, repeats=repeats, warmup=5)
-    result["validation_us"] = times.pop("validation") * 1e6
-    if inner is not None:
-        checked, unchecked = times.pop("inner, checked"), times.pop("inner, unchecked")
-        result["inner_calls_us"] = {"checked": checked * 1e6, "unchecked": unchecked * 1e6}
-    finite = {name: times.pop(name) * 1e6 for name in list(times) if name.startswith("finite")}
-    if finite:
-        result["finite_check_us"] = finite
-    result["step_ms"] = {name: seconds * 1e3 for name, seconds in times.items()}
-    return result
+    return step
 
 
-def inner_calls(model: Any) -> dict[str, Any] | None:
+def inner_cases(model: Any) -> dict[str, Any]:
     """The loss, queue and momentum calls of one stage-2 step, through the public
     (checking) functions as the step made them before, and through the unchecked cores
-    it makes now; ``None`` for a version without the cores."""
-    try:
-        from aimclr import _cores as core
-    except ImportError:
-        return None
-    from aimclr.losses import (
-        contrastive_logits,
-        d3m_loss,
-        info_nce_from_logits,
-        mine_neighbors,
-        nnm_loss,
-    )
-    from aimclr.nn.momentum import update_momentum
-
+    as it makes them now."""
     generator = torch.Generator().manual_seed(2)
     n, d = SHAPE[0], model.feature_dim
     q, q_e, q_ed, key = (torch.nn.functional.normalize(torch.randn(n, d, generator=generator),
@@ -176,82 +140,58 @@ def inner_calls(model: Any) -> dict[str, Any] | None:
             core.update_parameters_(source, target_net, 0.999)
         model.queue._write(key)
 
-    return {"inner, checked": checked, "inner, unchecked": unchecked}
+    return {"loss/queue/momentum calls, checking functions": checked,
+            "loss/queue/momentum calls, unchecked cores": unchecked}  # fmt: skip
 
 
-def compare(baseline: Path, rounds: int, repeats: int) -> None:
-    """Run this script alternately on the baseline and on the current code; print tables."""
-    here = Path(__file__).resolve()
-    current = str(here.parents[1])
-    runs: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
-    for _ in range(rounds):
-        for side, source in (("before", str(baseline)), ("after", current)):
-            env = {**os.environ, "PYTHONPATH": source, "OMP_NUM_THREADS": "1"}
-            output = subprocess.run(
-                [sys.executable, str(here), "--json", "--repeats", str(repeats)],
-                env=env, check=True, capture_output=True, text=True,
-            ).stdout  # fmt: skip
-            runs[side].append(json.loads(output.strip().splitlines()[-1]))
-    before, after = runs["before"], runs["after"]
-    rows = [(name, before[0]["checks per forward"][name], after[0]["checks per forward"][name])
-            for name in after[0]["checks per forward"]]  # fmt: skip
-    print(markdown_table(("calls per forward", "before", "after"), rows))
+def run(baseline: ModuleType | None, repeats: int) -> None:
+    torch.set_num_threads(1)
+    generator = torch.Generator().manual_seed(1)
+    views = [torch.randn(SHAPE, generator=generator) for _ in range(3)]
+    sides = {"after": aimclr.model} | ({} if baseline is None else {"before": baseline})
+    models = {side: build(package) for side, package in sides.items()}
+    for model, _ in models.values():
+        for _ in range(3):
+            model(*views, epoch=2)
+    counts = {side: count_checks(model, views, sides[side].__name__.split(".")[0])
+              for side, (model, _) in models.items()}  # fmt: skip
+    names = list(counts["after"])
+    print(markdown_table(("calls per forward", *counts),
+                         [(name, *(c[name] for c in counts.values())) for name in names]))
 
-    def median(side: list[dict[str, Any]], key: str, case: str | None = None) -> float:
-        values = [run[key] if case is None else run[key].get(case, float("nan")) for run in side]
-        return statistics.median(values)
-
-    timing = [("validation at the step's start (µs)", median(before, "validation_us"),
-               median(after, "validation_us"))]  # fmt: skip
-    for case in after[0]["step_ms"]:
-        timing.append((f"{case} (ms)", median(before, "step_ms", case),
-                       median(after, "step_ms", case)))  # fmt: skip
+    cases: dict[str, Any] = {}
+    for side, (model, optimizer) in models.items():
+        cases[f"validation at the step's start, {side} (µs)"] = (
+            lambda model=model: model._checked_views(views[0], views[1], views[2], 2, False)
+        )
+        cases[f"step, {side} (µs)"] = step_case(model, optimizer, views)
+    finite, finite_optimizer = build(aimclr.model, check_finite_inputs=True)
+    cases["step with check_finite_inputs, after (µs)"] = step_case(finite, finite_optimizer, views)
+    cases.update({f"{name} (µs)": fn for name, fn in inner_cases(models["after"][0]).items()})
+    tiny = dict(zip(("x_extreme", "x_query", "x_key"), views, strict=True))
+    ntu = {name: torch.randn(32, 3, 50, 25, 2) for name in tiny}
+    cases["check_finite_views, three tiny views (µs)"] = lambda: check_finite_views(tiny)
+    cases["check_finite_views, three batch-32 NTU views (µs)"] = lambda: check_finite_views(ntu)
+    times = median_seconds(cases, repeats=repeats, warmup=5)
     print()
-    print(markdown_table(("median over processes", "before", "after", "after / before"),
-                         [(name, b, a, a / b) for name, b, a in timing]))  # fmt: skip
-    inner = [run["inner_calls_us"] for run in after if "inner_calls_us" in run]
-    if inner:
-        checked = statistics.median(i["checked"] for i in inner)
-        unchecked = statistics.median(i["unchecked"] for i in inner)
-        print(f"\nloss, queue and momentum calls of one step, same process: {checked:.0f} µs "
-              f"through the checking functions, {unchecked:.0f} µs through the cores")
-    finite_us = [run["finite_check_us"] for run in after if "finite_check_us" in run]
-    for name in finite_us[0] if finite_us else ():
-        print(f"{name} (check_finite_views, three views): "
-              f"{statistics.median(f[name] for f in finite_us):.0f} µs")
-    ratio = median(after, "step_ms", "step") / median(before, "step_ms", "step")
-    print(f"\nstep time after / before: {ratio:.3f} ({rounds} processes per side)")
-    finite = [run["step_ms"]["step, check_finite_inputs"] / run["step_ms"]["step"]
-              for run in after if "step, check_finite_inputs" in run["step_ms"]]  # fmt: skip
-    if finite:
-        print(f"check_finite_inputs=True / off, same process: {statistics.median(finite):.3f}")
+    print(markdown_table(("case (median)", "µs"), [(n, t * 1e6) for n, t in times.items()]))
+    step = times["step, after (µs)"]
+    print(f"\ncheck_finite_inputs=True / off: "
+          f"{times['step with check_finite_inputs, after (µs)'] / step:.3f}")
+    if baseline is not None:
+        print(f"step after / before: {step / times['step, before (µs)']:.3f}")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--baseline-src", type=Path, help="aimclr source before the change")
-    parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=40)
-    parser.add_argument("--json", action="store_true", help="print this run as one JSON line")
+    parser.add_argument("--baseline-src", type=Path, help="holds the aimclr package before")
+    parser.add_argument("--repeats", type=int, default=60)
     args = parser.parse_args(argv)
-    if args.baseline_src is not None:
-        compare(args.baseline_src, args.rounds, args.repeats)
-        return
-    result = measure(args.repeats)
-    if args.json:
-        print(json.dumps(result))
-        return
-    counts = list(result["checks per forward"].items())
-    print(markdown_table(("calls per forward", "count"), counts))
-    print(f"\nvalidation at the step's start: {result['validation_us']:.0f} µs")
-    for name, ms in result["step_ms"].items():
-        print(f"{name}: {ms:.2f} ms")
-    for name, us in result.get("finite_check_us", {}).items():
-        print(f"{name} (check_finite_views, three views): {us:.0f} µs")
-    if "inner_calls_us" in result:
-        inner = result["inner_calls_us"]
-        print(f"loss, queue and momentum calls of one step: {inner['checked']:.0f} µs through "
-              f"the checking functions, {inner['unchecked']:.0f} µs through the cores")
+    with tempfile.TemporaryDirectory() as workdir:
+        baseline = None if args.baseline_src is None else load_baseline(
+            args.baseline_src, Path(workdir)
+        )
+        run(baseline, args.repeats)
 
 
 if __name__ == "__main__":
