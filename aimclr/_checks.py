@@ -2,15 +2,21 @@
 
 Every public entry point validates with these helpers before touching state, so
 errors look the same everywhere: what was expected, and what was received.
+
+The tensor checks read metadata only (type, rank, dtype, shape, device): they never
+synchronise a GPU and they trace under ``torch.compile``. The value checks
+(:func:`check_finite`) read the data and synchronise once; they are opt-in where
+they guard a hot path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import numbers
+from collections.abc import Mapping, Sequence
 
 import torch
 
-from aimclr.errors import AimCLRError
+from aimclr.errors import AimCLRError, NonFiniteInputError
 
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
@@ -51,13 +57,86 @@ def check_floating(x: torch.Tensor, name: str) -> None:
         )
 
 
+def check_same_device(tensors: Mapping[str, torch.Tensor]) -> None:
+    """Raise unless every tensor lives on one device; the message names each device."""
+    devices = [x.device for x in tensors.values()]
+    if any(device != devices[0] for device in devices):
+        described = ", ".join(f"{name} on {x.device}" for name, x in tensors.items())
+        raise AimCLRError(
+            f"{' and '.join(tensors)} must be on one device, got {described}; move them "
+            "with .to(device)"
+        )
+
+
+def check_int(
+    value: object,
+    name: str,
+    minimum: int = 1,
+    maximum: int | None = None,
+    *,
+    meaning: str = "",
+) -> int:
+    """Return ``value`` as an ``int``; raise unless it is an integer in range.
+
+    Python and NumPy integers pass; ``bool``, floats (even ``2.0``) and tensors do not.
+
+    Args:
+        value: the value to check.
+        name: argument name used in the message.
+        minimum: smallest allowed value.
+        maximum: largest allowed value, or ``None`` for no bound.
+        meaning: what the number is, appended in brackets (e.g. ``"queue length K"``).
+    """
+    number = None
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        number = int(value)
+    if number is None or number < minimum or (maximum is not None and number > maximum):
+        bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+        what = f" ({meaning})" if meaning else ""
+        raise AimCLRError(f"{name} must be an int {bounds}{what}, got {value!r}")
+    return number
+
+
+def _check_real(value: object, name: str, expected: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise AimCLRError(f"{name} must be {expected}, got {value!r}")
+    return float(value)
+
+
 def check_positive(value: float, name: str) -> None:
     """Raise unless ``value`` is a finite number greater than zero."""
-    if not value > 0 or value == float("inf"):
+    number = _check_real(value, name, "a positive finite number")
+    if not number > 0 or number == float("inf"):
         raise AimCLRError(f"{name} must be a positive finite number, got {value!r}")
 
 
 def check_probability(value: float, name: str) -> None:
     """Raise unless ``0 <= value <= 1``."""
-    if not 0.0 <= value <= 1.0:
+    number = _check_real(value, name, "a number in [0, 1]")
+    if not 0.0 <= number <= 1.0:
         raise AimCLRError(f"{name} must lie in [0, 1], got {value!r}")
+
+
+def check_finite(tensors: Mapping[str, torch.Tensor], what: str = "") -> None:
+    """Raise :class:`~aimclr.errors.NonFiniteInputError` if any tensor holds NaN or inf.
+
+    The test runs on the tensors' device and synchronises once (one boolean per tensor
+    comes back to the host); only the error path looks further, to name the tensors and
+    the first axis' indices (samples) that hold non-finite values.
+
+    Args:
+        tensors: the tensors by name; all on one device.
+        what: appended to the message, e.g. ``"; nothing was changed"``.
+    """
+    if not tensors:
+        return
+    flags = torch.stack([torch.isfinite(x).all() for x in tensors.values()])
+    if bool(flags.all()):  # the one synchronisation of the check
+        return
+    bad = []
+    for (name, x), finite in zip(tensors.items(), flags.tolist(), strict=True):
+        if not finite:
+            rows = (~torch.isfinite(x)).reshape(x.shape[0], -1).any(dim=1) if x.dim() else None
+            where = "" if rows is None else f" at index {rows.nonzero().flatten().tolist()[:10]}"
+            bad.append(f"{name} ({describe(x)}){where}")
+    raise NonFiniteInputError(f"non-finite values (NaN or inf) in {', '.join(bad)}{what}")

@@ -4,8 +4,17 @@ One call of :class:`AimCLR` is one pre-training step's forward pass: it embeds t
 three views, computes every loss term and, in training mode, updates the key
 encoder and the queue. The optimiser step stays with the caller.
 
-Paper: Guo et al., "Contrastive Learning from Extremely Augmented Skeleton Sequences
-for Self-Supervised Action Recognition", AAAI 2022.
+Papers:
+
+* AimCLR: Guo et al., "Contrastive Learning from Extremely Augmented Skeleton Sequences
+  for Self-Supervised Action Recognition", AAAI 2022,
+  [arXiv:2112.03590](https://arxiv.org/abs/2112.03590);
+* its baseline SkeletonCLR: Li et al., "3D Human Action Representation Learning via
+  Cross-View Consistency Pursuit", CVPR 2021,
+  [arXiv:2104.14466](https://arxiv.org/abs/2104.14466);
+* the momentum encoder and queue, MoCo: He et al., "Momentum Contrast for Unsupervised
+  Visual Representation Learning", CVPR 2020,
+  [arXiv:1911.05722](https://arxiv.org/abs/1911.05722).
 """
 
 from __future__ import annotations
@@ -13,15 +22,19 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal, cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from typing_extensions import Self
 
+from aimclr import _cores as core
 from aimclr._autocast import autocast_dtype
 from aimclr._checks import (
+    check_finite,
     check_floating,
+    check_int,
     check_positive,
     check_probability,
     check_tensor,
@@ -34,22 +47,16 @@ from aimclr.checkpoint import (
     strip_module_prefix,
 )
 from aimclr.errors import AimCLRError
-from aimclr.losses import (
-    Reduction,
-    contrastive_logits,
-    d3m_loss,
-    info_nce_from_logits,
-    mine_neighbors,
-    nnm_loss,
-)
+from aimclr.losses import Reduction
 from aimclr.nn.distributed import gather_row_counts, is_distributed
 from aimclr.nn.eadm import EADM
+from aimclr.nn.encoder import SkeletonEncoder, encoder_width, missing_members
 from aimclr.nn.heads import ProjectionHead
 from aimclr.nn.momentum import copy_and_freeze, update_momentum
 from aimclr.nn.queue import MomentumQueue
 from aimclr.nn.stgcn import STGCN
 
-__all__ = ["PRESETS", "AimCLR", "AimCLROutput", "PresetName"]
+__all__ = ["PRESETS", "AimCLR", "AimCLROutput", "PresetName", "check_finite_views"]
 
 PresetName = Literal["skeletonclr", "extreme_only", "d3m", "d3m_eadm", "aimclr"]
 
@@ -80,6 +87,11 @@ class AimCLROutput:
         d3m_extreme_drop: ``L_ed``, the same for the EADM-dropped extreme view.
         d3m: the D3M term added to the loss, the mean of the available extreme
             terms: ``½(L_e + L_ed)`` with EADM, ``L_e`` without.
+        d3m_kl: the same mean in the KL form, ``d3m − H(p(·|q))`` (detached, for
+            logging only; rounding below 0 is clamped to 0): the cross-entropy ``d3m``
+            is dominated by the target's entropy and barely moves, while the KL is 0
+            when the extreme views agree with the normal one (see
+            :func:`aimclr.losses.d3m_loss`).
         logits: ``(N, 1 + K)`` logits of the contrastive query (column 0 = key).
         pos_mask: ``(N, 1 + K)`` bool positives of NNM, when NNM is active.
     """
@@ -92,18 +104,20 @@ class AimCLROutput:
     d3m: torch.Tensor | None
     logits: torch.Tensor
     pos_mask: torch.Tensor | None
+    d3m_kl: torch.Tensor | None = None
 
     def losses(self) -> dict[str, torch.Tensor]:
         """The loss terms that are present, detached, by name (for logging).
 
         Keys in order: ``loss``, then ``info_nce`` or ``nnm``, then ``d3m``,
-        ``d3m_extreme``, ``d3m_extreme_drop`` where used.
+        ``d3m_kl``, ``d3m_extreme``, ``d3m_extreme_drop`` where used.
         """
         terms = {
             "loss": self.loss,
             "info_nce": self.info_nce,
             "nnm": self.nnm,
             "d3m": self.d3m,
+            "d3m_kl": self.d3m_kl,
             "d3m_extreme": self.d3m_extreme,
             "d3m_extreme_drop": self.d3m_extreme_drop,
         }
@@ -119,8 +133,10 @@ class AimCLR(nn.Module):
     * ``encoder_q`` — the encoder, ``(N, C, T, V, M) → (N, D_enc)``;
       ``head_q`` — :class:`~aimclr.nn.heads.ProjectionHead` ``D_enc → D_enc → D``;
     * ``encoder_k``, ``head_k`` — the momentum (key) copies: exact copies at
-      construction, never trained by gradients, updated as
-      ``θ_k ← m·θ_k + (1 − m)·θ_q`` (parameters only) at every training step;
+      construction (without any :class:`~aimclr.nn.eadm.EADM` inside the encoder,
+      which is replaced by an identity: only queries are dropped), never trained by
+      gradients, updated as ``θ_k ← m·θ_k + (1 − m)·θ_q`` (parameters only) at every
+      training step;
     * ``eadm`` — :class:`~aimclr.nn.eadm.EADM` (no parameters), or ``None``;
     * ``queue`` — :class:`~aimclr.nn.queue.MomentumQueue` of ``K`` keys
       (buffers ``queue.keys`` ``(K, D)`` and ``queue.ptr``).
@@ -143,11 +159,19 @@ class AimCLR(nn.Module):
        nearest queue entries of every available query (``q``, ``q_e``, ``q_ed``)
        become extra positives;
     6. D3M: ``L_e = H(p(·|q), p(·|q_e))``, ``L_ed = H(p(·|q), p(·|q_ed))`` with
-       ``p(·|q)`` detached; ``d3m`` = their mean;
+       ``p(·|q)`` detached; ``d3m`` = their mean (``d3m_kl``, its KL form, is
+       logged beside it);
     7. in training mode the keys are enqueued (all-gathered under
        ``torch.distributed``, so the batch summed over ranks must not exceed ``K``).
 
     Total loss ``= contrastive + d3m`` (the paper's α = β = 1).
+
+    Validation happens once per step, at the start of :meth:`forward`: the views'
+    metadata (rank, dtype, device, batch size) and the encoder's ``check_input``;
+    the losses, queue and momentum update inside the step run unchecked. None of it
+    reads a value or synchronises a GPU, except the opt-in ``check_finite_inputs``
+    (one synchronisation) and, under ``torch.distributed`` in training, the exchange
+    of the ranks' batch sizes (one small collective).
 
     The encoder keeps its own initialisation. For the reference's (N(0, 0.02)
     weights), re-initialise the query side and copy it to the key side:
@@ -167,11 +191,15 @@ class AimCLR(nn.Module):
 
     Args:
         encoder: the query encoder; default ``STGCN()`` (AimCLR's 1/4-width ST-GCN,
-            hidden_dim 256, dropout 0.5). Any module mapping ``(N, C, T, V, M)`` to
-            ``(N, D_enc)`` works; EADM needs an encoder with ``features(x)`` →
-            ``(N·M, D_enc, T', V)`` and ``pool(feature_map, M)`` → ``(N, D_enc)``.
-        encoder_dim: ``D_enc``; read from ``encoder.hidden_dim`` or
-            ``encoder.out_channels`` when not given.
+            hidden_dim 256, dropout 0.5). The minimum is any module mapping
+            ``(N, C, T, V, M)`` to ``(N, D_enc)`` with ``encoder_dim`` given: every
+            preset without EADM works. A :class:`~aimclr.nn.encoder.SkeletonEncoder`
+            (``out_channels``, ``check_input``, ``features``, ``pool``, as
+            :class:`~aimclr.nn.stgcn.STGCN`) also gives ``D_enc``, has every view
+            checked by its ``check_input`` before any state changes, and supports
+            EADM and :meth:`compile_features`.
+        encoder_dim: ``D_enc``; read from ``encoder.out_channels`` of a
+            :class:`~aimclr.nn.encoder.SkeletonEncoder` when not given.
         feature_dim: ``D``, the projection (and queue key) dimension.
         head_hidden_dim: hidden width of the projection head; default ``D_enc``.
         queue_size: ``K``.
@@ -182,7 +210,7 @@ class AimCLR(nn.Module):
             query (``True``), or use the extreme view as the only query of InfoNCE
             (``False``, the "extreme only" row). Requires ``extreme_views``.
         use_eadm: also embed the EADM-dropped extreme view (``L_ed``). Requires
-            ``use_d3m``.
+            ``use_d3m`` and a :class:`~aimclr.nn.encoder.SkeletonEncoder`.
         use_nnm: switch InfoNCE to NNM after ``mining_epoch``.
         nnm_top_k: neighbours per query view for NNM.
         nnm_reduction: ``"mean"`` over positives (reference) or ``"sum"`` (Eq. 9).
@@ -191,10 +219,23 @@ class AimCLR(nn.Module):
         eadm: a configured :class:`~aimclr.nn.eadm.EADM` (default ``EADM()``:
             threshold 0.7, λ 1e-4, the reference's element-wise temporal drop).
         queue_generator: random generator for the initial queue.
+        check_finite_inputs: before any state changes, check that every view is
+            finite and raise :class:`~aimclr.errors.NonFiniteInputError` (naming the
+            views and samples) otherwise, so that a loop can skip the batch with the
+            model unchanged. Without it one NaN sample in training mode reaches
+            BatchNorm's running statistics, the key encoder and the queue, and later
+            clean batches give NaN too. Costs one pass over the views and one GPU
+            synchronisation per step, and cannot be captured in a CUDA graph. Measured
+            on a shared 2-core CPU (``benchmarks/bench_checks.py``): about 0.2 ms for
+            three ``(4, 3, 16, 25, 1)`` views, 0-3 % of that tiny step; about 8 ms for
+            three batch-32 NTU views ``(32, 3, 50, 25, 2)``, under 1 % of a batch-32
+            step (about 1.6 s). A loop can instead check its batches on the host with
+            :func:`check_finite_views` before moving them to the GPU.
 
     Raises:
         AimCLRError: inconsistent switches, out-of-range numbers, EADM requested
-            for an encoder without ``features``/``pool``, or an unknown ``D_enc``.
+            for an encoder that is not a :class:`~aimclr.nn.encoder.SkeletonEncoder`
+            (the message lists what it lacks), or an unknown ``D_enc``.
 
     Example:
         >>> encoder = STGCN(hidden_channels=2, hidden_dim=8)
@@ -202,7 +243,7 @@ class AimCLR(nn.Module):
         >>> x = torch.randn(3, 2, 3, 8, 25, 1)  # three views of (N, C, T, V, M)
         >>> out = model(x[0], x[1], x[2], epoch=1)
         >>> sorted(out.losses())
-        ['d3m', 'd3m_extreme', 'd3m_extreme_drop', 'info_nce', 'loss']
+        ['d3m', 'd3m_extreme', 'd3m_extreme_drop', 'd3m_kl', 'info_nce', 'loss']
         >>> int(model.queue.ptr)  # the N = 2 keys were enqueued
         2
     """
@@ -226,6 +267,7 @@ class AimCLR(nn.Module):
         mining_epoch: int = 150,
         eadm: EADM | None = None,
         queue_generator: torch.Generator | None = None,
+        check_finite_inputs: bool = False,
     ) -> None:
         super().__init__()
         encoder = STGCN() if encoder is None else encoder
@@ -239,25 +281,29 @@ class AimCLR(nn.Module):
             raise AimCLRError(
                 "use_eadm=True needs use_d3m=True (the EADM-dropped view only enters D3M)"
             )
-        if use_eadm and not _has_feature_path(encoder):
+        full_contract = isinstance(encoder, SkeletonEncoder)
+        if use_eadm and not full_contract:
             raise AimCLRError(
-                f"use_eadm=True needs an encoder with features(x) and pool(feature_map, M) "
-                f"methods; {type(encoder).__name__} has none, pass use_eadm=False"
+                f"use_eadm=True needs an encoder with the split feature path of "
+                f"aimclr.nn.SkeletonEncoder (out_channels, check_input, features(x), "
+                f"pool(feature_map, M)); {type(encoder).__name__} lacks "
+                f"{', '.join(missing_members(encoder))}: add them or pass use_eadm=False"
             )
         if nnm_reduction not in ("mean", "sum"):
             raise AimCLRError(f"nnm_reduction must be 'mean' or 'sum', got {nnm_reduction!r}")
-        _check_int(nnm_top_k, "nnm_top_k", 1)
-        _check_int(mining_epoch, "mining_epoch", 0)
+        check_int(nnm_top_k, "nnm_top_k", 1)
+        check_int(mining_epoch, "mining_epoch", 0)
+        queue_size = check_int(queue_size, "queue_size", meaning="queue length K")
         if nnm_top_k > queue_size:
             raise AimCLRError(
                 f"nnm_top_k must not exceed queue_size = {queue_size}, got {nnm_top_k}"
             )
-        encoder_dim = _encoder_dim(encoder, encoder_dim)
+        encoder_dim = encoder_width(encoder, encoder_dim)
         head_hidden_dim = encoder_dim if head_hidden_dim is None else head_hidden_dim
 
         self.encoder_q = encoder
         self.head_q = ProjectionHead(encoder_dim, head_hidden_dim, feature_dim)
-        self.encoder_k = copy_and_freeze(self.encoder_q)
+        self.encoder_k = copy_and_freeze(self.encoder_q, without=EADM)
         self.head_k = copy_and_freeze(self.head_q)
         self.eadm = (eadm if eadm is not None else EADM()) if use_eadm else None
         self.queue = MomentumQueue(queue_size, feature_dim, generator=queue_generator)
@@ -273,12 +319,17 @@ class AimCLR(nn.Module):
         self.nnm_top_k = nnm_top_k
         self.nnm_reduction: Reduction = nnm_reduction
         self.mining_epoch = mining_epoch
+        self.check_finite_inputs = check_finite_inputs
+        self._checks_input = full_contract  # validate views with encoder_q.check_input
 
     # ------------------------------------------------------------------ presets
 
     @classmethod
-    def preset(cls, name: PresetName, encoder: nn.Module | None = None, **kwargs: Any) -> AimCLR:
+    def preset(cls, name: PresetName, encoder: nn.Module | None = None, **kwargs: Any) -> Self:
         """Build the model of one row of the paper's Table 1.
+
+        The one constructor per preset: ``AimCLR.preset("aimclr")`` is the full
+        method, ``AimCLR.preset("skeletonclr")`` the baseline (see :data:`PRESETS`).
 
         Args:
             name: ``"skeletonclr"``, ``"extreme_only"``, ``"d3m"``, ``"d3m_eadm"`` or
@@ -295,7 +346,7 @@ class AimCLR(nn.Module):
             (False, True)
         """
         if name not in PRESETS:
-            raise AimCLRError(f"unknown preset {name!r}; expected one of {sorted(PRESETS)}")
+            raise AimCLRError(f"unknown preset {name!r}; expected one of {list(PRESETS)}")
         clash = sorted(set(kwargs) & set(PRESETS[name]))
         if clash:
             raise AimCLRError(f"preset {name!r} sets {clash} itself; use the constructor")
@@ -309,31 +360,6 @@ class AimCLR(nn.Module):
             **kwargs,
         )
 
-    @classmethod
-    def skeletonclr(cls, encoder: nn.Module | None = None, **kwargs: Any) -> AimCLR:
-        """SkeletonCLR: normal views only, InfoNCE (Table 1, row 1)."""
-        return cls.preset("skeletonclr", encoder, **kwargs)
-
-    @classmethod
-    def extreme_only(cls, encoder: nn.Module | None = None, **kwargs: Any) -> AimCLR:
-        """The extreme view as the InfoNCE query, no D3M (Table 1, row 2)."""
-        return cls.preset("extreme_only", encoder, **kwargs)
-
-    @classmethod
-    def with_d3m(cls, encoder: nn.Module | None = None, **kwargs: Any) -> AimCLR:
-        """Normal and extreme views with D3M, no EADM or NNM (Table 1, row 3)."""
-        return cls.preset("d3m", encoder, **kwargs)
-
-    @classmethod
-    def with_d3m_eadm(cls, encoder: nn.Module | None = None, **kwargs: Any) -> AimCLR:
-        """D3M with the EADM-dropped view, no NNM (Table 1, row 4)."""
-        return cls.preset("d3m_eadm", encoder, **kwargs)
-
-    @classmethod
-    def full(cls, encoder: nn.Module | None = None, **kwargs: Any) -> AimCLR:
-        """Full AimCLR: D3M, EADM and NNM after ``mining_epoch`` (Table 1, row 5)."""
-        return cls.preset("aimclr", encoder, **kwargs)
-
     # ------------------------------------------------------------------ checkpoints
 
     @classmethod
@@ -344,7 +370,7 @@ class AimCLR(nn.Module):
         layout: str = "ntu-rgb+d",
         dropout: float = 0.5,
         **kwargs: Any,
-    ) -> AimCLR:
+    ) -> Self:
         """Build a model from a reference pre-training checkpoint (364 entries).
 
         Encoder sizes, ``feature_dim``, the head width and ``queue_size`` are read
@@ -431,17 +457,17 @@ class AimCLR(nn.Module):
             **options: passed to :func:`torch.compile`, e.g. ``mode="reduce-overhead"``.
 
         Raises:
-            AimCLRError: an encoder has no ``features``/``pool`` pair (as
-                :class:`~aimclr.nn.stgcn.STGCN` has).
+            AimCLRError: the encoder is not a :class:`~aimclr.nn.encoder.SkeletonEncoder`
+                (it has no ``features``/``pool`` split to compile).
         """
         for encoder in (self.encoder_q, self.encoder_k):
-            if not _has_feature_path(encoder):
+            if not isinstance(encoder, SkeletonEncoder):
                 raise AimCLRError(
-                    f"compile_features needs encoders with features() and pool() methods "
-                    f"(e.g. aimclr.nn.STGCN), got {type(encoder).__name__}"
+                    f"compile_features needs encoders with the split feature path of "
+                    f"aimclr.nn.SkeletonEncoder (e.g. aimclr.nn.STGCN); "
+                    f"{type(encoder).__name__} lacks {', '.join(missing_members(encoder))}"
                 )
-            compiled = torch.compile(cast(_FeatureEncoder, encoder).features, **options)
-            encoder.features = compiled  # type: ignore[assignment]
+            encoder.features = torch.compile(encoder.features, **options)  # type: ignore[method-assign]
 
     # ------------------------------------------------------------------ inference
 
@@ -479,7 +505,7 @@ class AimCLR(nn.Module):
                 ``extreme_views``, ignored otherwise (may be ``None``).
             x_query: normally augmented query view ``(N, C, T, V, M)``; not used by
                 the ``extreme_only`` configuration (may be ``None`` there).
-            x_key: normally augmented key view ``(N, C, T, V, M)``, ``N <= K``.
+            x_key: normally augmented key view ``(N, C, T, V, M)``, ``1 <= N <= K``.
             epoch: 1-based epoch; NNM is used when ``epoch > mining_epoch``.
 
         Returns:
@@ -487,63 +513,70 @@ class AimCLR(nn.Module):
 
         Raises:
             AimCLRError: a needed view is missing, the views differ in batch size,
-                dtype or device (or are not on the model's device), ``N > K``, a bad
-                ``epoch``, or the encoder's ``check_input`` (if it has one, as
-                :class:`~aimclr.nn.stgcn.STGCN`) rejects a view; raised before any
-                state changes. Under ``torch.distributed`` in training, also when the
-                batch summed over ranks exceeds ``K`` or another rank's views were
-                rejected: every rank raises, none waits in a collective.
+                dtype or device (or are not on the model's device), ``N = 0`` or
+                ``N > K``, a bad ``epoch``, or the encoder's ``check_input`` rejects a
+                view (the message starts with the view's name, e.g. ``x_extreme:``);
+                raised before any state changes. Under ``torch.distributed`` in
+                training, also when the batch summed over ranks exceeds ``K`` or
+                another rank's views were rejected: every rank raises, none waits in a
+                collective.
+            NonFiniteInputError: with ``check_finite_inputs``, a view holds NaN or
+                inf; raised before any state changes.
         """
         extreme_is_query = self.extreme_views and not self.use_d3m  # the "extreme only" row
-        x_q, x_e = self._checked_views(x_extreme, x_query, x_key, epoch, extreme_is_query)
+        x_q, x_e, counts = self._checked_views(x_extreme, x_query, x_key, epoch, extreme_is_query)
 
+        # From here on nothing is validated again: the views passed the checks above, and
+        # the losses, queue and momentum update are called through their unchecked cores.
         # 1-2. Queries, in the reference's order (normal view first: BatchNorm statistics).
         z_query = None if x_q is None else self._project(x_q)
         z_extreme, z_extreme_drop = (None, None) if x_e is None else self._extreme_queries(x_e)
         # 3. Keys: momentum update first (training only), then the key forward.
         with torch.no_grad():
             if self.training:
-                update_momentum(self.encoder_q, self.encoder_k, self.momentum)
-                update_momentum(self.head_q, self.head_k, self.momentum)
+                core.update_parameters_(self.encoder_q, self.encoder_k, self.momentum)
+                core.update_parameters_(self.head_q, self.head_k, self.momentum)
             key = F.normalize(self.head_k(self.encoder_k(x_key)), dim=1)
         # 4. Logits against the queue before this step's keys are enqueued.
         queue = self.queue.negatives()  # full precision: NNM ranks neighbours with it
         lower = autocast_dtype(queue.device.type)
-        # Every logit product with the queue runs in the autocast dtype: cast once, not six times.
-        negatives = queue if lower is None else queue.to(lower)
+        # Every logit product with the queue runs in the bfloat16 autocast dtype: cast
+        # once, not six times (float16 products run in float32, see contrastive_logits).
+        negatives = queue if lower in (None, torch.float16) else queue.to(lower)
         query = z_extreme if extreme_is_query else z_query
         if query is None:  # unreachable: every configuration has a query view
             raise AimCLRError("no query view to contrast; check the model switches")
-        logits = contrastive_logits(query, key, negatives, self.temperature)
+        logits = core.logits(query, key, negatives, self.temperature)
+        log_p = core.log_probs(logits)  # shared by InfoNCE / NNM and the D3M target
 
         # 5. Contrastive term.
         info_nce = nnm = pos_mask = None
         if self.nnm_active(epoch):
             candidates = [z for z in (z_query, z_extreme, z_extreme_drop) if z is not None]
-            pos_mask = mine_neighbors(candidates, queue, self.nnm_top_k)
-            nnm = nnm_loss(logits, pos_mask, self.nnm_reduction)
+            pos_mask = core.mine(candidates, queue, self.nnm_top_k)
+            nnm = core.nnm(log_p, pos_mask, self.nnm_reduction)
             contrastive = nnm
         else:
-            info_nce = info_nce_from_logits(logits)
+            info_nce = core.info_nce(log_p)
             contrastive = info_nce
 
         # 6. D3M: the normal view's distribution is the (detached) target.
-        d3m_e = d3m_ed = d3m = None
+        d3m_e = d3m_ed = d3m = d3m_kl = None
         if self.use_d3m and z_extreme is not None:
-            d3m_e = d3m_loss(
-                logits, contrastive_logits(z_extreme, key, negatives, self.temperature)
-            )
+            target_log_p = log_p.detach()
+            target = target_log_p.exp()
+            d3m_e = self._d3m(z_extreme, key, negatives, target_log_p, target)
             d3m = d3m_e
             if z_extreme_drop is not None:
-                d3m_ed = d3m_loss(
-                    logits, contrastive_logits(z_extreme_drop, key, negatives, self.temperature)
-                )
+                d3m_ed = self._d3m(z_extreme_drop, key, negatives, target_log_p, target)
                 d3m = 0.5 * (d3m_e + d3m_ed)
+            with torch.no_grad():  # both terms share the target: KL = H(p, q) − H(p) >= 0
+                d3m_kl = (d3m - core.entropy(target_log_p, target)).clamp_min(0.0)
         loss = contrastive if d3m is None else contrastive + d3m
 
         # 7. Enqueue the keys (gathered over ranks under torch.distributed).
         if self.training:
-            self.queue.enqueue(key)
+            self.queue._write(key, counts)
         return AimCLROutput(
             loss=loss,
             info_nce=info_nce,
@@ -553,6 +586,7 @@ class AimCLR(nn.Module):
             d3m=d3m,
             logits=logits,
             pos_mask=pos_mask,
+            d3m_kl=d3m_kl,
         )
 
     def _checked_views(
@@ -562,32 +596,33 @@ class AimCLR(nn.Module):
         x_key: torch.Tensor,
         epoch: int,
         extreme_is_query: bool,
-    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None, list[int] | None]:
         """The query and extreme views :meth:`forward` uses, validated on every rank.
 
-        Under ``torch.distributed`` (in training) the ranks exchange their batch sizes
-        before any state changes, so that a bad view on one rank, or a batch summed over
-        ranks larger than ``K``, stops every rank (none is left waiting in a collective).
+        Returns them with the ranks' batch sizes under ``torch.distributed`` in training
+        (``None`` otherwise). There the ranks exchange their batch sizes before any
+        state changes, so that a bad view on one rank, or a batch summed over ranks
+        larger than ``K``, stops every rank (none is left waiting in a collective).
         """
         batch = 0
         try:
-            _check_int(epoch, "epoch", 1)
+            check_int(epoch, "epoch", 1)
             x_q = None if extreme_is_query else _required(x_query, "x_query")
             x_e = _required(x_extreme, "x_extreme") if self.extreme_views else None
             views = {"x_key": x_key, "x_query": x_q, "x_extreme": x_e}
             present = {k: v for k, v in views.items() if v is not None}
             batch = _check_views(present, self.queue.size, self.queue.keys.device)
-            check_input = getattr(self.encoder_q, "check_input", None)
-            if callable(check_input):  # e.g. STGCN: layout errors before any state changes
-                for view in present.values():
-                    check_input(view)
+            if self._checks_input:  # the encoder's own layout rules, per view
+                _check_encoder_input(cast(SkeletonEncoder, self.encoder_q), present)
+            if self.check_finite_inputs:
+                check_finite(present, "; nothing was changed, the batch can be skipped")
             error = None
         except AimCLRError as rejected:
             error = rejected
         if not (self.training and is_distributed()):
             if error is not None:
                 raise error
-            return x_q, x_e
+            return x_q, x_e, None
         counts = gather_row_counts(batch, self.queue.keys.device, error)
         if sum(counts) > self.queue.size:
             raise AimCLRError(
@@ -595,16 +630,16 @@ class AimCLR(nn.Module):
                 f"exceeds queue_size K = {self.queue.size}: the keys of one step from all "
                 "ranks must fit in the queue"
             )
-        return x_q, x_e
+        return x_q, x_e, counts
 
     def _project(self, x: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.head_q(self.encoder_q(x)), dim=1)
 
     def _extreme_queries(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        if self.eadm is None or not _has_feature_path(self.encoder_q):
+        if self.eadm is None:
             return self._project(x), None
         # One backbone pass; both embeddings share the feature map (as the reference).
-        encoder = cast(_FeatureEncoder, self.encoder_q)
+        encoder = cast(SkeletonEncoder, self.encoder_q)  # use_eadm needs one
         persons = x.shape[-1]
         feature_map = encoder.features(x)
         pooled = encoder.pool(feature_map, persons)
@@ -614,6 +649,18 @@ class AimCLR(nn.Module):
             F.normalize(self.head_q(dropped), dim=1),
         )
 
+    def _d3m(
+        self,
+        z: torch.Tensor,
+        key: torch.Tensor,
+        negatives: torch.Tensor,
+        target_log_p: torch.Tensor,
+        target: torch.Tensor,
+    ) -> torch.Tensor:
+        """``H(p(·|q), p(·|z))`` for the query ``z`` against the shared target."""
+        log_q = core.log_probs(core.logits(z, key, negatives, self.temperature))
+        return core.d3m(log_q, target_log_p, target)
+
     def extra_repr(self) -> str:
         """The configuration, for ``repr``."""
         return (
@@ -621,39 +668,49 @@ class AimCLR(nn.Module):
             f"momentum={self.momentum}, temperature={self.temperature}, "
             f"extreme_views={self.extreme_views}, use_d3m={self.use_d3m}, "
             f"use_eadm={self.use_eadm}, use_nnm={self.use_nnm}, nnm_top_k={self.nnm_top_k}, "
-            f"nnm_reduction={self.nnm_reduction!r}, mining_epoch={self.mining_epoch}"
+            f"nnm_reduction={self.nnm_reduction!r}, mining_epoch={self.mining_epoch}, "
+            f"check_finite_inputs={self.check_finite_inputs}"
         )
 
 
-class _FeatureEncoder(Protocol):
-    """An encoder with the split feature-map path that EADM needs."""
+def check_finite_views(views: Mapping[str, torch.Tensor | None]) -> None:
+    """Raise :class:`~aimclr.errors.NonFiniteInputError` if a view holds NaN or inf.
 
-    def features(self, x: torch.Tensor) -> torch.Tensor: ...
+    What ``AimCLR(check_finite_inputs=True)`` runs before a step changes any state;
+    call it yourself on a batch (e.g. on the host, before it is moved to the GPU) to
+    skip bad data without that option. One pass over the data and one
+    synchronisation (one boolean per view comes back to the host); the error names
+    the views and the samples (first axis) that hold non-finite values.
 
-    def pool(self, feature_map: torch.Tensor, num_persons: int) -> torch.Tensor: ...
+    Args:
+        views: tensors by name, e.g. ``{"x_query": x_q, "x_key": x_k}``; ``None``
+            entries are skipped. All on one device.
+
+    Raises:
+        NonFiniteInputError: a view holds NaN or inf.
+        AimCLRError: a view is not a tensor, or the views are on different devices.
+
+    Example:
+        >>> x = torch.zeros(3, 3, 4, 25, 1)
+        >>> check_finite_views({"x": x})  # nothing to report
+        >>> x[1, 0, 2] = float("nan")
+        >>> check_finite_views({"x": x})  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        aimclr.errors.NonFiniteInputError: non-finite values (NaN or inf) in x (...) at index [1]
+    """
+    present = {name: check_tensor(x, name) for name, x in views.items() if x is not None}
+    _require_same(present, "device", lambda x: x.device)
+    check_finite(present)
 
 
-def _has_feature_path(encoder: nn.Module) -> bool:
-    return callable(getattr(encoder, "features", None)) and callable(getattr(encoder, "pool", None))
-
-
-def _encoder_dim(encoder: nn.Module, given: int | None) -> int:
-    if given is not None:
-        _check_int(given, "encoder_dim", 1)
-        return given
-    for attribute in ("hidden_dim", "out_channels"):
-        value = getattr(encoder, attribute, None)
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
-            return value
-    raise AimCLRError(
-        f"cannot tell the output size of {type(encoder).__name__}: pass encoder_dim "
-        "(the D_enc of its (N, D_enc) output)"
-    )
-
-
-def _check_int(value: object, name: str, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise AimCLRError(f"{name} must be an int >= {minimum}, got {value!r}")
+def _check_encoder_input(encoder: SkeletonEncoder, views: Mapping[str, torch.Tensor]) -> None:
+    """Run the encoder's ``check_input`` on every view; errors start with the view's name."""
+    for name, view in views.items():
+        try:
+            encoder.check_input(view)
+        except (ValueError, TypeError) as error:  # AimCLRError is a ValueError
+            raise AimCLRError(f"{name}: {error}") from error
 
 
 def _required(x: torch.Tensor | None, name: str) -> torch.Tensor:
@@ -663,12 +720,14 @@ def _required(x: torch.Tensor | None, name: str) -> torch.Tensor:
 
 
 def _require_same(
-    views: dict[str, torch.Tensor],
+    views: Mapping[str, torch.Tensor],
     what: str,
     key: Callable[[torch.Tensor], object],
     shown: Callable[[torch.Tensor], object] | None = None,
 ) -> None:
     """Raise unless ``key`` gives the same value for every view."""
+    if not views:
+        return
     first = key(next(iter(views.values())))
     if any(key(x) != first for x in views.values()):
         described = ", ".join(f"{n} {(shown or key)(x)}" for n, x in views.items())
@@ -692,9 +751,9 @@ def _check_views(views: dict[str, torch.Tensor], queue_size: int, device: torch.
             f"{describe(first)} on {first.device}"
         )
     batch = first.shape[0]
-    if batch > queue_size:
+    if not 1 <= batch <= queue_size:
         raise AimCLRError(
-            f"the batch size N = {batch} exceeds queue_size K = {queue_size}: the keys "
-            "of one step must fit in the queue"
+            f"the batch size N = {batch} must lie in [1, queue_size K = {queue_size}]: the "
+            "keys of one step must fit in the queue, and an empty batch has no loss"
         )
     return batch

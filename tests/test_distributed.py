@@ -33,13 +33,17 @@ QUEUE_BATCHES = ((3, 2), (1, 4), (3, 3))
 
 
 class TinyEncoder(nn.Module):
-    """A per-joint linear map with the features()/pool() path EADM needs."""
+    """A per-joint linear map with the full encoder contract (aimclr.nn.SkeletonEncoder)."""
 
-    hidden_dim = 6
+    out_channels = 6
 
     def __init__(self) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(3, self.hidden_dim, kernel_size=1)
+        self.conv = nn.Conv2d(3, self.out_channels, kernel_size=1)
+
+    def check_input(self, x: torch.Tensor) -> None:
+        if x.dim() != 5 or x.shape[1] != 3:
+            raise AimCLRError(f"x must have layout (N, 3, T, V, M), got {tuple(x.shape)}")
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         n, c, t, v, m = x.shape

@@ -10,8 +10,11 @@ import pytest
 import torch
 from torch import nn
 
-from aimclr import AimCLRError, SkeletonLayout, adjacency
-from aimclr.nn import EADM, GraphConv, attention_drop, simam_attention
+from aimclr import AimCLRError, SkeletonLayout, get_layout
+from aimclr.graph import adjacency
+from aimclr.nn import EADM, GraphConv, STGCNBlock, attach_eadm, attention_drop, simam_attention
+from aimclr.nn.eadm import ATTENTION_MIN, CLIFF_THRESHOLD, drop_fractions
+from aimclr.nn.momentum import copy_and_freeze
 
 
 def simam_by_hand(x: torch.Tensor, lam: float) -> torch.Tensor:
@@ -59,11 +62,12 @@ def test_matches_the_written_out_algorithm() -> None:
 
 
 def test_everything_dropped_gives_zeros_without_nan() -> None:
-    x = torch.rand(2, 4, 5, 6, requires_grad=True)
+    # Uniform noise on a small map: at 0.63 every joint's mean attention is above it.
+    x = torch.rand(2, 4, 5, 6, generator=torch.Generator().manual_seed(0), requires_grad=True)
     for temporal in ("element", "frame"):
         for rescale in ("batch", "sample"):
             out = attention_drop(
-                x, threshold=0.0, temporal=temporal, rescale=rescale  # type: ignore[arg-type]
+                x, threshold=0.63, temporal=temporal, rescale=rescale  # type: ignore[arg-type]
             )
             assert torch.equal(out, torch.zeros_like(out))
             out.sum().backward()
@@ -209,3 +213,109 @@ def test_eadm_inside_a_custom_gcn_trains() -> None:
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0] and losses[-1] < 0.5 * math.log(3)
+
+
+# ------------------------------------------------------------------ thresholds
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.5, ATTENTION_MIN])
+def test_thresholds_that_always_drop_everything_are_refused(threshold: float) -> None:
+    message = "threshold must exceed 0.6225 = sigmoid(1/2), the smallest SimAM attention"
+    with pytest.raises(AimCLRError, match=re.escape(message)):
+        EADM(threshold)
+    with pytest.raises(AimCLRError, match=re.escape(message)):
+        attention_drop(torch.rand(1, 1, 2, 2), threshold)
+
+
+def test_thresholds_below_the_cliff_warn_and_the_measure_shows_why() -> None:
+    with pytest.warns(UserWarning, match="EADM threshold 0.64 is below 0.66"):
+        EADM(threshold=0.64)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        EADM(threshold=CLIFF_THRESHOLD)  # no warning from the cliff on
+    # drop_fractions on a map whose joints all look alike: a cliff, then a slope.
+    x = torch.rand(4, 32, 12, 25, generator=torch.Generator().manual_seed(0))
+    low, high = drop_fractions(x, 0.64), drop_fractions(x, 0.7)
+    assert low["joints"] == 1.0 and low["zeroed"] == 1.0
+    assert high["joints"] == 0.0 and 0.0 < high["elements"] == high["zeroed"] < 0.5
+    out = attention_drop(x, 0.7)
+    assert float((out == 0).float().mean()) == pytest.approx(high["zeroed"])
+
+
+# ------------------------------------------------------------------ third-party networks
+
+
+class ThirdPartyGCN(nn.Module):
+    """A GCN in the layout of the official ST-GCN: blocks map (x, A) to (x, A).
+
+    Input (N, C, T, V, M); persons fold into the batch, so the blocks see (N·M, C, T, V).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("A", adjacency(get_layout("ntu-rgb+d")))
+        k = self.A.shape[0]
+        self.data_bn = nn.BatchNorm1d(3 * 25)
+        self.layers = nn.ModuleList([TupleBlock(3, 8, k), TupleBlock(8, 8, k), TupleBlock(8, 8, k)])
+        self.fc = nn.Conv2d(8, 5, kernel_size=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, t, v, m = x.shape
+        x = self.data_bn(x.permute(0, 4, 3, 1, 2).reshape(n * m, v * c, t))
+        x = x.view(n * m, v, c, t).permute(0, 2, 3, 1)  # (N·M, C, T, V)
+        a = self.A
+        for layer in self.layers:
+            x, a = layer(x, a)
+        pooled = x.mean(dim=(2, 3)).view(n, m, -1).mean(dim=1)
+        out: torch.Tensor = self.fc(pooled[:, :, None, None]).flatten(1)
+        return out
+
+
+class TupleBlock(nn.Module):
+    def __init__(self, c_in: int, c_out: int, k: int) -> None:
+        super().__init__()
+        self.block = STGCNBlock(c_in, c_out, k, kernel_size=3, residual=c_in == c_out)
+
+    def forward(self, x: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.block(x, a), a
+
+
+def test_attach_eadm_keeps_the_checkpoint_names_and_follows_eval() -> None:
+    torch.manual_seed(0)
+    net = ThirdPartyGCN()
+    checkpoint = {k: v.clone() for k, v in net.state_dict().items()}
+    wrapped = ThirdPartyGCN()
+    wrapped.layers[1] = nn.Sequential(wrapped.layers[1], EADM())  # the renaming way
+    assert set(wrapped.state_dict()) != set(checkpoint)
+    attach_eadm(net.layers[1], EADM(threshold=0.7))
+    assert list(net.state_dict()) == list(checkpoint)
+    net.load_state_dict(checkpoint)  # strict: the network's own checkpoint still loads
+    assert isinstance(net.layers[1].eadm, EADM)
+    x = torch.randn(4, 3, 16, 25, 2)
+    plain = ThirdPartyGCN()
+    plain.load_state_dict(checkpoint)
+    net.eval(), plain.eval()
+    assert net.layers[1].eadm.training is False  # .eval() reached it
+    torch.testing.assert_close(net(x), plain(x))  # eval: EADM is the identity
+    key = copy_and_freeze(net, without=EADM)
+    seen: dict[str, torch.Tensor] = {}
+    for name, model in (("plain", plain), ("query", net), ("key", key)):
+        model.train().layers[2].register_forward_pre_hook(
+            lambda module, args, name=name: seen.__setitem__(name, args[0])
+        )
+        model(x)
+    dropped = (seen["query"] == 0) & (seen["plain"] != 0)
+    assert float(dropped.float().mean()) > 0.02  # train mode: layer 3 gets the dropped map
+    torch.testing.assert_close(seen["key"], seen["plain"])  # the key side drops nothing
+    with pytest.raises(AimCLRError, match="already has an attribute 'eadm'"):
+        attach_eadm(net.layers[1])
+
+
+def test_attach_eadm_refuses_outputs_that_are_no_feature_map() -> None:
+    layer = attach_eadm(nn.Identity())
+    with pytest.raises(AimCLRError, match="must return a feature map"):
+        layer([torch.zeros(1)])
+    with pytest.raises(AimCLRError, match=re.escape("x must have layout (N, C, T, V)")):
+        layer(torch.zeros(2, 3, 4))

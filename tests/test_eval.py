@@ -186,7 +186,7 @@ def test_encoder_classifier_modes() -> None:
     tuned = EncoderClassifier(MeanEncoder(), 8, 3, encoder_eval=False)
     tuned.train()
     assert tuned.encoder.training
-    with pytest.raises(AimCLRError, match="num_classes must be an integer >= 1"):
+    with pytest.raises(AimCLRError, match="num_classes must be an int >= 1"):
         EncoderClassifier(MeanEncoder(), 8, 0)
 
 

@@ -8,7 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from aimclr import NTU_RGBD, adjacency
+from aimclr import NTU_RGBD
+from aimclr.graph import adjacency
 from aimclr.nn import STGCN, STGCNBlock, attention_drop
 from aimclr.nn.stgcn import _Dropout, _dropout_noise
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from aimclr import AimCLRError
 from aimclr.losses import (
+    UNIT_NORM_TOLERANCE,
     D3MLoss,
     InfoNCELoss,
     NNMLoss,
@@ -100,9 +101,11 @@ def test_reference_parity(reference_case: dict[str, Any], mode: str) -> None:
     torch.testing.assert_close(logits_ed, case["logits_extreme_drop"], **tol)
 
     torch.testing.assert_close(info_nce(q, k, queue, 0.07), case["loss_infonce"], **tol)
-    torch.testing.assert_close(d3m_loss(logits, logits_e), case["loss_d3m_extreme"], **tol)
-    torch.testing.assert_close(d3m_loss(logits, logits_ed), case["loss_d3m_extreme_drop"], **tol)
-    d3m = d3m_pair_loss(logits, logits_e, logits_ed)
+    d3m_e = d3m_loss(logits=logits_e, target_logits=logits)
+    d3m_ed = d3m_loss(logits=logits_ed, target_logits=logits)
+    torch.testing.assert_close(d3m_e, case["loss_d3m_extreme"], **tol)
+    torch.testing.assert_close(d3m_ed, case["loss_d3m_extreme_drop"], **tol)
+    d3m = d3m_pair_loss(logits=logits_e, logits_drop=logits_ed, target_logits=logits)
     torch.testing.assert_close(info_nce_from_logits(logits) + d3m, case["loss_stage1"], **tol)
 
     for top_k in (1, 2):
@@ -138,7 +141,8 @@ def test_matches_loop_reference(
     target_np, logits_e_np = expected, np_logits(q_e.numpy(), k.numpy(), queue.numpy(), tau)
     info = info_nce(q, k, queue, tau).item()
     assert info == pytest.approx(np_nnm(expected, np_mask([q.numpy()], queue.numpy(), 0), "sum"))
-    assert d3m_loss(logits, logits_e).item() == pytest.approx(np_d3m(target_np, logits_e_np))
+    d3m = d3m_loss(logits=logits_e, target_logits=logits)
+    assert d3m.item() == pytest.approx(np_d3m(target_np, logits_e_np))
     mask = mine_neighbors([q, q_e], queue, top_k=top_k)
     expected_mask = np_mask([q.numpy(), q_e.numpy()], queue.numpy(), top_k)
     assert np.array_equal(mask.numpy(), expected_mask)
@@ -156,7 +160,8 @@ def test_equal_logits_give_log_of_candidate_count(size: int) -> None:
     logits = torch.full((3, 1 + size), 2.5)
     log_c = math.log(1 + size)
     assert info_nce_from_logits(logits).item() == pytest.approx(log_c)
-    assert d3m_loss(logits, logits).item() == pytest.approx(log_c)  # entropy of the uniform
+    uniform = d3m_loss(logits=logits, target_logits=logits)
+    assert uniform.item() == pytest.approx(log_c)  # entropy of the uniform
     mask = torch.zeros(3, 1 + size, dtype=torch.bool)
     mask[:, : 1 + min(size, 2)] = True
     positives = 1 + min(size, 2)
@@ -174,13 +179,13 @@ def test_identical_query_positive_and_negatives() -> None:
 def test_confident_positive_gives_zero_loss() -> None:
     logits = torch.tensor([[100.0, -100.0, -100.0]])
     assert info_nce_from_logits(logits).item() == pytest.approx(0.0, abs=1e-12)
-    assert d3m_loss(logits, logits).item() == pytest.approx(0.0, abs=1e-12)
+    assert d3m_loss(logits=logits, target_logits=logits).item() == pytest.approx(0.0, abs=1e-12)
 
 
 def test_d3m_is_cross_entropy_and_does_not_backpropagate_into_the_target() -> None:
     target = torch.randn(4, 6, requires_grad=True)
     logits = torch.randn(4, 6, requires_grad=True)
-    loss = d3m_loss(target, logits)
+    loss = d3m_loss(logits=logits, target_logits=target)
     p = target.detach().softmax(dim=1)
     kl = F.kl_div(logits.log_softmax(dim=1), p, reduction="batchmean")
     entropy = -(p * p.log()).sum(dim=1).mean()
@@ -272,7 +277,7 @@ def _all_losses(
     mask = mine_neighbors([q, q_e], queue, top_k=2)
     return {
         "info_nce": info_nce_from_logits(logits),
-        "d3m": d3m_loss(logits, logits_e),
+        "d3m": d3m_loss(logits=logits_e, target_logits=logits),
         "nnm": nnm_loss(logits, mask),
     }
 
@@ -285,13 +290,20 @@ def test_modules_match_functional_forms() -> None:
     queue = unit(9, 8, seed=4)
     torch.testing.assert_close(InfoNCELoss(0.2)(q, k, queue), info_nce(q, k, queue, 0.2))
     logits, logits_e = contrastive_logits(q, k, queue), contrastive_logits(q_e, k, queue)
-    torch.testing.assert_close(D3MLoss()(logits, logits_e), d3m_loss(logits, logits_e))
     torch.testing.assert_close(
-        D3MLoss()(logits, logits_e, logits), d3m_pair_loss(logits, logits_e, logits)
+        D3MLoss()(logits=logits_e, target_logits=logits),
+        d3m_loss(logits=logits_e, target_logits=logits),
+    )
+    torch.testing.assert_close(
+        D3MLoss()(logits=logits_e, logits_drop=logits, target_logits=logits),
+        d3m_pair_loss(logits=logits_e, logits_drop=logits, target_logits=logits),
     )
     mask = mine_neighbors([q], queue, top_k=3)
     torch.testing.assert_close(NNMLoss("sum")(logits, mask), nnm_loss(logits, mask, "sum"))
-    assert repr(InfoNCELoss(0.2)) == "InfoNCELoss(temperature=0.2)"
+    assert repr(InfoNCELoss(0.2)) == (
+        "InfoNCELoss(temperature=0.2, normalize=False, on_unnormalized='ignore')"
+    )
+    assert repr(D3MLoss("kl")) == "D3MLoss(divergence='kl')"
     assert repr(NNMLoss()) == "NNMLoss(reduction='mean')"
 
 
@@ -313,7 +325,8 @@ def test_modules_match_functional_forms() -> None:
         (
             lambda: contrastive_logits(torch.zeros(4, 3), torch.zeros(4, 3), torch.zeros(3, 5)),
             "queue must have layout (K, D) with D = 3 (the query dimension), got shape (3, 5), "
-            "dtype torch.float32",
+            "dtype torch.float32 (it looks like the (D, K) layout of a MoCo-style buffer: "
+            "pass queue.T)",
         ),
         (
             lambda: contrastive_logits(
@@ -323,7 +336,7 @@ def test_modules_match_functional_forms() -> None:
         ),
         (lambda: InfoNCELoss(-1.0), "temperature must be a positive finite number, got -1.0"),
         (
-            lambda: d3m_loss(torch.zeros(2, 5), torch.zeros(2, 6)),
+            lambda: d3m_loss(logits=torch.zeros(2, 6), target_logits=torch.zeros(2, 5)),
             "target_logits and logits must have the same layout (N, 1 + K), got shape (2, 5), "
             "dtype torch.float32 and shape (2, 6), dtype torch.float32",
         ),
@@ -351,7 +364,7 @@ def test_modules_match_functional_forms() -> None:
         ),
         (
             lambda: mine_neighbors([torch.zeros(2, 3)], torch.zeros(5, 3), top_k=6),
-            "top_k must be an int in [1, K = 5], got 6",
+            "top_k must be an int in [1, 5] (neighbours among the K keys), got 6",
         ),
         (
             lambda: mine_neighbors([torch.zeros(2, 3), torch.zeros(3, 3)], torch.zeros(5, 3)),
@@ -363,3 +376,161 @@ def test_modules_match_functional_forms() -> None:
 def test_errors_name_the_layout_and_what_was_received(call: Any, message: str) -> None:
     with pytest.raises(AimCLRError, match=f"^{re.escape(message)}$"):
         call()
+
+
+# --------------------------------------------------------------------- hard-to-misuse API
+
+
+def test_d3m_roles_are_keyword_only_with_a_message_that_says_what_to_change() -> None:
+    target, extreme, dropped = torch.randn(3, 4, 9).unbind(0)
+    calls = [
+        (lambda: d3m_loss(target, extreme), "d3m_loss takes its tensors by keyword only"),  # type: ignore[misc]
+        (lambda: d3m_pair_loss(target, extreme, dropped), "d3m_pair_loss takes"),  # type: ignore[misc]
+        (lambda: D3MLoss()(target, extreme), "D3MLoss.forward takes"),
+    ]
+    for call, start in calls:
+        with pytest.raises(AimCLRError, match=f"^{re.escape(start)}.*logits=<.*target_logits="):
+            call()
+    # The roles matter: swapping them by keyword is a different loss (and gradient).
+    right = d3m_loss(logits=extreme, target_logits=target)
+    assert not torch.allclose(right, d3m_loss(logits=target, target_logits=extreme))
+
+
+def test_embeddings_passed_as_logits_are_refused_where_the_shapes_tell() -> None:
+    q, k = F.normalize(torch.randn(4, 8), dim=1), F.normalize(torch.randn(4, 8), dim=1)
+    queue = F.normalize(torch.randn(16, 8), dim=1)
+    with pytest.raises(AimCLRError, match=r"D3MLoss\.forward takes its tensors by keyword"):
+        D3MLoss()(q, k)  # the embeddings of the report, positionally
+    logits = contrastive_logits(q, k, queue)
+    with pytest.raises(AimCLRError, match=r"same layout \(N, 1 \+ K\)"):
+        D3MLoss()(logits=q, target_logits=logits)  # (N, D) against (N, 1 + K)
+
+
+def test_normalize_option_equals_normalising_first() -> None:
+    generator = torch.Generator().manual_seed(0)
+    q, k = torch.randn(4, 8, generator=generator) * 5, torch.randn(4, 8, generator=generator)
+    queue = torch.randn(16, 8, generator=generator) * 3
+    unit_q, unit_k, unit_queue = (F.normalize(x, dim=1) for x in (q, k, queue))
+    torch.testing.assert_close(
+        info_nce(q, k, queue, normalize=True), info_nce(unit_q, unit_k, unit_queue)
+    )
+    torch.testing.assert_close(
+        InfoNCELoss(normalize=True)(q, k, queue), info_nce(unit_q, unit_k, unit_queue)
+    )
+    assert torch.equal(
+        mine_neighbors([q], queue, top_k=2, normalize=True),
+        mine_neighbors([unit_q], unit_queue, top_k=2),
+    )
+
+
+def test_unnormalised_inputs_warn_or_raise_when_asked_and_pass_silently_by_default() -> None:
+    q = F.normalize(torch.randn(4, 8), dim=1)
+    queue = F.normalize(torch.randn(16, 8), dim=1)
+    raw = q * 3.0
+    info_nce(raw, q, queue)  # "ignore": used as given, no value is read
+    info_nce(q, q, queue, on_unnormalized="raise")  # unit rows pass
+    message = "rows are not unit vectors in query (largest deviation of a row norm from 1: 2)"
+    with pytest.raises(AimCLRError, match=re.escape(message)):
+        info_nce(raw, q, queue, on_unnormalized="raise")
+    with pytest.warns(UserWarning, match="pass normalize=True") as record:
+        InfoNCELoss(on_unnormalized="warn")(raw, q, queue)
+    assert len(record) == 1
+    slightly_off = q * (1 + UNIT_NORM_TOLERANCE / 2)  # within the tolerance
+    contrastive_logits(slightly_off, q, queue, on_unnormalized="raise")
+    with pytest.raises(AimCLRError, match="on_unnormalized must be 'ignore', 'warn' or 'raise'"):
+        InfoNCELoss(on_unnormalized="error")  # type: ignore[arg-type]
+
+
+def test_a_transposed_queue_gets_a_transpose_hint_also_when_square() -> None:
+    q = F.normalize(torch.randn(4, 8), dim=1)
+    keys = F.normalize(torch.randn(32, 8), dim=1)  # (K, D)
+    with pytest.raises(AimCLRError, match=re.escape("(D, K) layout of a MoCo-style buffer")):
+        info_nce(q, q, keys.T)
+    # D == K: the shape cannot tell; the unit-norm check can (the columns are unit).
+    square = F.normalize(torch.randn(8, 8), dim=1)
+    info_nce(q, q, square.T)  # accepted as given: a square queue is taken as (K, D)
+    with pytest.raises(AimCLRError, match=re.escape("it is a (D, K) buffer, pass queue.T")):
+        info_nce(q, q, square.T, on_unnormalized="raise")
+    info_nce(q, q, square, on_unnormalized="raise")
+
+
+def test_inputs_on_different_devices_name_both_devices() -> None:
+    q = F.normalize(torch.randn(4, 8), dim=1)
+    queue = torch.zeros(16, 8, device="meta")  # stands in for a queue left on the GPU
+    message = (
+        "query and positive_key and queue must be on one device, got query on cpu, "
+        "positive_key on cpu, queue on meta; move them with .to(device)"
+    )
+    with pytest.raises(AimCLRError, match=f"^{re.escape(message)}$"):
+        info_nce(q, q, queue)
+    with pytest.raises(AimCLRError, match="logits on cpu, pos_mask on meta"):
+        nnm_loss(torch.zeros(2, 5), torch.ones(2, 5, dtype=torch.bool, device="meta"))
+    with pytest.raises(AimCLRError, match="logits on meta, target_logits on cpu"):
+        d3m_loss(logits=torch.zeros(2, 5, device="meta"), target_logits=torch.zeros(2, 5))
+    with pytest.raises(AimCLRError, match="queries\\[0\\] on cpu, queue on meta"):
+        mine_neighbors([q], queue)
+
+
+def test_float16_products_of_unnormalised_inputs_do_not_overflow() -> None:
+    # q·q = 128 · 300² = 1.15e7 overflows float16 (max 65504) before any division.
+    generator = torch.Generator().manual_seed(0)
+    x = 300.0 + torch.rand(4, 128, generator=generator)
+    negatives = torch.rand(16, 128, generator=generator)
+    exact = info_nce(x, x, negatives)
+    half = info_nce(x.half(), x.half(), negatives.half())
+    assert torch.isfinite(half) and half.dtype == torch.float32
+    torch.testing.assert_close(half, exact, rtol=1e-2, atol=1e-2)
+    logits = contrastive_logits(x.half(), x.half(), negatives.half())
+    assert bool(torch.isfinite(logits).all())
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: info_nce(torch.zeros(0, 4), torch.zeros(0, 4), torch.ones(6, 4)),
+        lambda: info_nce_from_logits(torch.zeros(0, 5)),
+        lambda: d3m_loss(logits=torch.zeros(0, 5), target_logits=torch.zeros(0, 5)),
+        lambda: nnm_loss(torch.zeros(0, 5), torch.zeros(0, 5, dtype=torch.bool)),
+        lambda: mine_neighbors([torch.zeros(0, 4)], torch.ones(6, 4)),
+        lambda: InfoNCELoss()(torch.zeros(0, 4), torch.zeros(0, 4), torch.ones(6, 4)),
+    ],
+)
+def test_an_empty_batch_is_an_error_not_nan(call: Any) -> None:
+    with pytest.raises(AimCLRError, match=r"at least one row and one column \(an empty batch"):
+        call()
+
+
+def test_kl_form_of_d3m_is_cross_entropy_minus_the_target_entropy() -> None:
+    target = torch.randn(5, 7)
+    target[0, 3] = float("-inf")  # a candidate with probability 0 adds 0, not NaN
+    logits = torch.randn(5, 7, requires_grad=True)
+    kl = d3m_loss(logits=logits, target_logits=target, divergence="kl")
+    p = target.softmax(dim=1)
+    expected = F.kl_div(logits.log_softmax(dim=1), p, reduction="batchmean")
+    torch.testing.assert_close(kl, expected)
+    same = torch.randn(5, 7)
+    assert d3m_loss(logits=same, target_logits=same, divergence="kl").item() == 0.0
+    # The same gradient as the cross-entropy form: only the constant H(p) is left out.
+    (grad_kl,) = torch.autograd.grad(kl, logits)
+    ce = d3m_loss(logits=logits, target_logits=target)
+    (grad_ce,) = torch.autograd.grad(ce, logits)
+    torch.testing.assert_close(grad_kl, grad_ce)
+    kl_drop = d3m_loss(logits=same, target_logits=target, divergence="kl")
+    pair = d3m_pair_loss(logits=logits, logits_drop=same, target_logits=target, divergence="kl")
+    torch.testing.assert_close(pair, 0.5 * (kl + kl_drop))
+    torch.testing.assert_close(D3MLoss("kl")(logits=logits, target_logits=target), kl)
+    with pytest.raises(AimCLRError, match="divergence must be 'cross_entropy' or 'kl'"):
+        D3MLoss("js")  # type: ignore[arg-type]
+
+
+def test_the_default_checks_read_no_tensor_value() -> None:
+    # Meta tensors have no values: any .item() or bool(tensor) in a check would raise.
+    q, k, queue = (torch.empty(shape, device="meta") for shape in ((4, 8), (4, 8), (16, 8)))
+    logits = contrastive_logits(q, k, queue)
+    info_nce(q, k, queue, normalize=True)
+    InfoNCELoss()(q, k, queue)
+    d3m_loss(logits=logits, target_logits=logits, divergence="kl")
+    D3MLoss()(logits=logits, logits_drop=logits, target_logits=logits)
+    nnm_loss(logits, mine_neighbors([q, k], queue, top_k=2))
+    with pytest.raises((RuntimeError, NotImplementedError), match="meta tensor"):
+        info_nce(q, k, queue, on_unnormalized="raise")  # the opt-in value check reads

@@ -176,14 +176,16 @@ def test_plain_encoders_work_without_eadm_and_say_so_with_it() -> None:
     with pytest.raises(
         AimCLRError,
         match=re.escape(
-            "use_eadm=True needs an encoder with features(x) and pool(feature_map, M) "
-            "methods; FlatEncoder has none, pass use_eadm=False"
+            "use_eadm=True needs an encoder with the split feature path of "
+            "aimclr.nn.SkeletonEncoder (out_channels, check_input, features(x), "
+            "pool(feature_map, M)); FlatEncoder lacks out_channels, check_input, features, "
+            "pool: add them or pass use_eadm=False"
         ),
     ):
         AimCLR(encoder, queue_size=24, encoder_dim=6)
-    with pytest.raises(AimCLRError, match="cannot tell the output size of FlatEncoder"):
-        AimCLR.with_d3m(encoder, queue_size=24)
-    model = AimCLR.with_d3m(encoder, queue_size=24, encoder_dim=6, feature_dim=4)
+    with pytest.raises(AimCLRError, match="cannot tell the output width of FlatEncoder: pass"):
+        AimCLR.preset("d3m", encoder, queue_size=24)
+    model = AimCLR.preset("d3m", encoder, queue_size=24, encoder_dim=6, feature_dim=4)
     out = model(*three_views())
     assert out.d3m_extreme is not None and out.d3m_extreme_drop is None
     assert torch.isfinite(out.loss)
@@ -191,17 +193,13 @@ def test_plain_encoders_work_without_eadm_and_say_so_with_it() -> None:
 
 def test_presets_set_the_switches_of_table_1() -> None:
     assert list(PRESETS) == ["skeletonclr", "extreme_only", "d3m", "d3m_eadm", "aimclr"]
-    builders = [
-        AimCLR.skeletonclr,
-        AimCLR.extreme_only,
-        AimCLR.with_d3m,
-        AimCLR.with_d3m_eadm,
-        AimCLR.full,
-    ]
-    for (name, switches), build in zip(PRESETS.items(), builders, strict=True):
-        model = build(tiny_encoder(), queue_size=24)
+    for name, switches in PRESETS.items():
+        model = AimCLR.preset(name, tiny_encoder(), queue_size=24)  # type: ignore[arg-type]
         assert {k: getattr(model, k) for k in switches} == switches, name
         assert (model.eadm is not None) == switches["use_eadm"]
+    # One constructor per preset: the alias classmethods (named unlike the keys) are gone.
+    for alias in ("skeletonclr", "extreme_only", "with_d3m", "with_d3m_eadm", "full"):
+        assert not hasattr(AimCLR, alias), alias
     with pytest.raises(AimCLRError, match=re.escape("preset 'd3m' sets ['use_nnm'] itself")):
         AimCLR.preset("d3m", tiny_encoder(), use_nnm=True)
     with pytest.raises(AimCLRError, match="unknown preset 'simclr'"):
@@ -253,7 +251,9 @@ def test_nnm_starts_after_the_mining_epoch_only_with_use_nnm() -> None:
     assert stage2.info_nce is None and stage2.nnm is not None and stage2.pos_mask is not None
     assert stage2.pos_mask.shape == (4, 25) and bool(stage2.pos_mask[:, 0].all())
     assert 2 <= int(stage2.pos_mask.sum(dim=1).min()) <= int(stage2.pos_mask.sum(dim=1).max()) <= 4
-    assert list(stage2.losses()) == ["loss", "nnm", "d3m", "d3m_extreme", "d3m_extreme_drop"]
+    assert list(stage2.losses()) == [
+        "loss", "nnm", "d3m", "d3m_kl", "d3m_extreme", "d3m_extreme_drop"
+    ]
     torch.testing.assert_close(stage1.d3m, stage2.d3m)  # D3M does not change with the stage
     no_nnm = tiny("d3m_eadm").eval()(*views, epoch=300)
     assert no_nnm.nnm is None and no_nnm.info_nce is not None
@@ -283,7 +283,9 @@ def test_training_step_updates_momentum_then_keys_then_queue() -> None:
 def test_logits_use_the_queue_before_this_step_s_keys() -> None:
     _, x_q, x_k = three_views(shape=(4, 2, 2, 2, 1))
     torch.manual_seed(0)
-    model = AimCLR.skeletonclr(FlatEncoder(8), encoder_dim=6, feature_dim=4, queue_size=8)
+    model = AimCLR.preset(
+        "skeletonclr", FlatEncoder(8), encoder_dim=6, feature_dim=4, queue_size=8
+    )
     before = model.queue.keys.clone()
     out = model(None, x_q, x_k)  # training mode: enqueues the 4 keys into rows 0-3
     with torch.no_grad():
@@ -335,8 +337,8 @@ def test_eval_mode_changes_no_state() -> None:
         ),
         (
             (torch.zeros(SHAPE), torch.zeros(SHAPE), torch.zeros(4, 2, 16, 25, 2)),
-            "x must have layout (N, C, T, V, M) with C = 3, V = 25 (layout 'ntu-rgb+d'), "
-            "got shape (4, 2, 16, 25, 2), dtype torch.float32",
+            "x_key: x must have layout (N, C, T, V, M) with C = 3, V = 25 (layout "
+            "'ntu-rgb+d'), got shape (4, 2, 16, 25, 2), dtype torch.float32",
         ),
     ],
 )
@@ -353,7 +355,7 @@ def test_batch_larger_than_the_queue_raises_before_any_state_changes() -> None:
     model = tiny(queue_size=3, nnm_top_k=1)
     state = {k: v.clone() for k, v in model.state_dict().items()}
     with pytest.raises(
-        AimCLRError, match=re.escape("the batch size N = 4 exceeds queue_size K = 3")
+        AimCLRError, match=re.escape("the batch size N = 4 must lie in [1, queue_size K = 3]")
     ):
         model(*three_views())
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
@@ -391,7 +393,8 @@ def test_a_few_optimisation_steps_lower_the_loss() -> None:
         x = data[8 * i : 8 * i + 8]
         return [x + 0.05 * torch.randn(x.shape, generator=generator) for _ in range(3)]
 
-    model = AimCLR.with_d3m_eadm(
+    model = AimCLR.preset(
+        "d3m_eadm",
         STGCN(hidden_channels=4, hidden_dim=16, dropout=0.0),
         feature_dim=8,
         queue_size=32,
@@ -446,8 +449,9 @@ def test_compile_features_wraps_only_the_backbones() -> None:
 
 
 def test_compile_features_needs_a_feature_path() -> None:
-    model = AimCLR.skeletonclr(FlatEncoder(8), encoder_dim=6, feature_dim=4, queue_size=8)
-    with pytest.raises(AimCLRError, match=r"features\(\) and pool\(\)"):
+    model = AimCLR.preset("skeletonclr", FlatEncoder(8), encoder_dim=6, feature_dim=4,
+                          queue_size=8)  # fmt: skip
+    with pytest.raises(AimCLRError, match="FlatEncoder lacks out_channels, check_input"):
         model.compile_features()
 
 
@@ -480,3 +484,171 @@ def test_bfloat16_autocast_step_is_finite() -> None:
     assert all(torch.isfinite(v) for v in out.losses().values())
     assert model.queue.keys.dtype == torch.float32
     out.loss.backward()
+
+
+# ---------------------------------------------------------------------------- encoder contract
+
+
+class FrameEncoder(nn.Module):
+    """A third-party encoder with the full contract (out_channels, check_input, features, pool)."""
+
+    out_channels = 6
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, self.out_channels, kernel_size=1)
+
+    def check_input(self, x: torch.Tensor) -> None:
+        if x.shape[1] != 3:
+            raise ValueError(f"expected 3 coordinate channels, got {x.shape[1]}")
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, t, v, m = x.shape
+        return torch.relu(self.conv(x.permute(0, 4, 1, 2, 3).reshape(n * m, c, t, v)))
+
+    def pool(self, feature_map: torch.Tensor, num_persons: int) -> torch.Tensor:
+        pooled = feature_map.mean(dim=(2, 3))
+        return pooled.view(-1, num_persons, pooled.shape[1]).mean(dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.features(x), x.shape[-1])
+
+
+def test_a_third_party_encoder_with_the_full_contract_gets_eadm_and_checked_views() -> None:
+    from aimclr.nn import SkeletonEncoder, encoder_width
+
+    assert isinstance(STGCN(), SkeletonEncoder) and isinstance(FrameEncoder(), SkeletonEncoder)
+    assert not isinstance(FlatEncoder(8), SkeletonEncoder)
+    torch.manual_seed(0)
+    model = AimCLR(FrameEncoder(), feature_dim=4, queue_size=16)
+    assert model.encoder_dim == 6 == encoder_width(model.encoder_q)
+    out = model(*three_views())
+    assert out.d3m_extreme_drop is not None and torch.isfinite(out.loss)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    x_e, x_q, x_k = three_views()
+    message = "x_extreme: expected 3 coordinate channels, got 2"
+    with pytest.raises(AimCLRError, match=f"^{re.escape(message)}$"):
+        model(x_e[:, :2], x_q, x_k)  # the encoder's ValueError, named after the view
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
+    with pytest.raises(AimCLRError, match=r"encoder_dim = 5 contradicts FrameEncoder\.out_chan"):
+        AimCLR(FrameEncoder(), encoder_dim=5, queue_size=16)
+
+
+def test_an_eadm_inside_the_encoder_stays_out_of_the_key_encoder() -> None:
+    from aimclr.nn import EADM, attach_eadm, copy_and_freeze
+
+    encoder = tiny_encoder()
+    attach_eadm(encoder.blocks[8])
+    without, with_eadm = copy_and_freeze(encoder, without=EADM), copy_and_freeze(encoder)
+    model = AimCLR.preset("d3m", encoder, feature_dim=8, queue_size=24, momentum=1.0)
+    assert isinstance(model.encoder_q.blocks[8].eadm, EADM)
+    assert not any(isinstance(m, EADM) for m in model.encoder_k.modules())
+    assert list(model.encoder_k.state_dict()) == list(model.encoder_q.state_dict())
+    x_e, x_q, x_k = three_views()
+    model(x_e, x_q, x_k)
+    with torch.no_grad():  # train mode: BatchNorm uses the batch, EADM would drop
+        expected = F.normalize(model.head_k(without.train()(x_k)), dim=1)
+        dropped = F.normalize(model.head_k(with_eadm.train()(x_k)), dim=1)
+    torch.testing.assert_close(model.queue.keys[:4], expected)  # keys are not dropped
+    assert not torch.allclose(dropped, expected)
+
+
+# ------------------------------------------------------------------------ validation per step
+
+
+def test_a_step_validates_once_and_calls_no_checking_function_inside(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import aimclr.losses
+    import aimclr.nn.momentum
+    from aimclr.nn.queue import MomentumQueue
+
+    def forbidden(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a checking public function ran inside the step")
+
+    for name in ("contrastive_logits", "info_nce_from_logits", "d3m_loss", "mine_neighbors",
+                 "nnm_loss", "_check_embeddings", "_check_logits"):  # fmt: skip
+        monkeypatch.setattr(aimclr.losses, name, forbidden)
+    monkeypatch.setattr(aimclr.nn.momentum, "update_momentum", forbidden)
+    monkeypatch.setattr(aimclr.nn.momentum, "_matched", forbidden)
+    monkeypatch.setattr(MomentumQueue, "enqueue", forbidden)
+    monkeypatch.setattr(MomentumQueue, "_check_keys", forbidden)
+    calls: list[str] = []
+    encoder = tiny_encoder()
+    original = encoder.check_input
+    monkeypatch.setattr(encoder, "check_input", lambda x: calls.append("x") or original(x))
+    model = AimCLR.preset("aimclr", encoder, feature_dim=8, queue_size=24, mining_epoch=1)
+    for epoch in (1, 2):  # InfoNCE, then NNM
+        calls.clear()
+        model(*three_views(), epoch=epoch)
+        # Three views: checked once each at the boundary, and once more by STGCN.features
+        # itself for the query, extreme and key forwards (the encoder's own public entry).
+        assert len(calls) == 6
+
+
+def test_an_empty_batch_is_refused_before_any_state_changes() -> None:
+    model = AimCLR.preset("skeletonclr", FlatEncoder(8), encoder_dim=6, feature_dim=4,
+                          queue_size=8)  # fmt: skip
+    empty = torch.zeros(0, 2, 2, 2, 1)
+    with pytest.raises(AimCLRError, match=re.escape("the batch size N = 0 must lie in [1, ")):
+        model(None, empty, empty)
+
+
+def test_one_nan_sample_changes_the_model_unless_the_finite_check_is_on() -> None:
+    from aimclr.errors import NonFiniteInputError
+    from aimclr.model import check_finite_views
+
+    views = three_views()
+    views[1][2, 0, 5, 3, 1] = float("nan")  # one sample of x_query
+    unchecked = tiny()
+    unchecked(*views)
+    bn = unchecked.encoder_q.data_bn.running_mean
+    assert not bool(torch.isfinite(bn).all())  # what the check prevents
+    model = tiny(check_finite_inputs=True)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    message = (
+        "non-finite values (NaN or inf) in x_query (shape (4, 3, 16, 25, 2), dtype "
+        "torch.float32) at index [2]; nothing was changed, the batch can be skipped"
+    )
+    with pytest.raises(NonFiniteInputError, match=f"^{re.escape(message)}$"):
+        model(*views)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
+    model(*three_views(1))  # the loop skips the bad batch and goes on
+    floating = [v for v in model.state_dict().values() if v.is_floating_point()]
+    assert all(torch.isfinite(v).all() for v in floating)
+    with pytest.raises(NonFiniteInputError, match=re.escape("x_query (shape")):
+        check_finite_views({"x_extreme": None, "x_query": views[1]})
+    check_finite_views({"x": views[0]})
+
+
+def test_d3m_kl_is_logged_beside_the_cross_entropy() -> None:
+    from aimclr.losses import contrastive_logits, d3m_loss
+
+    model = tiny("d3m").eval()
+    _, x_q, x_k = three_views()
+    x_e = three_views(seed=5)[0]  # an unrelated sample: the distributions differ
+    out = model(x_e, x_q, x_k)
+    assert out.d3m is not None and out.d3m_kl is not None and not out.d3m_kl.requires_grad
+    with torch.no_grad():
+        q = F.normalize(model.head_q(model.encoder_q(x_q)), dim=1)
+        q_e = F.normalize(model.head_q(model.encoder_q(x_e)), dim=1)
+        k = F.normalize(model.head_k(model.encoder_k(x_k)), dim=1)
+        queue = model.queue.negatives()
+        logits, logits_e = contrastive_logits(q, k, queue), contrastive_logits(q_e, k, queue)
+    expected = d3m_loss(logits=logits_e, target_logits=logits, divergence="kl")
+    torch.testing.assert_close(out.d3m_kl, expected, rtol=0, atol=1e-5)
+    assert 0 < float(out.d3m_kl) < float(out.d3m.detach())
+    assert tiny("skeletonclr").eval()(None, x_q, x_k).d3m_kl is None
+
+
+def test_a_training_step_reads_no_tensor_value() -> None:
+    # On the meta device any .item(), bool(tensor) or .tolist() raises: a step that runs
+    # there (forward and backward, both stages) never synchronises a GPU for its checks.
+    model = tiny("aimclr", mining_epoch=1).to("meta")
+    views = [torch.empty(SHAPE, device="meta") for _ in range(3)]
+    for epoch in (1, 2):
+        out = model(*views, epoch=epoch)
+        out.loss.backward()
+    model.check_finite_inputs = True  # the documented exception: one synchronisation
+    with pytest.raises(RuntimeError, match="meta tensors"):
+        model(*views, epoch=2)

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from aimclr import AimCLRError
+from aimclr.nn import EADM, attach_eadm
 from aimclr.nn.momentum import copy_and_freeze, freeze_, update_momentum
 
 
@@ -33,7 +34,7 @@ def test_copy_and_freeze_is_an_exact_frozen_copy() -> None:
 @pytest.mark.parametrize("m", [0.0, 0.5, 0.999, 1.0])
 def test_update_matches_closed_form_after_several_steps(m: float) -> None:
     torch.manual_seed(0)
-    query, key = small_net(), small_net()
+    query, key = small_net(), freeze_(small_net())
     start_k = [p.detach().clone() for p in key.parameters()]
     q_values = [p.detach().clone() for p in query.parameters()]
     steps = 3
@@ -47,7 +48,7 @@ def test_update_matches_closed_form_after_several_steps(m: float) -> None:
 
 
 def test_buffers_are_left_alone_unless_asked() -> None:
-    query, key = small_net(), small_net()
+    query, key = small_net(), freeze_(small_net())
     query[1].running_mean.fill_(2.0)
     query[1].num_batches_tracked.fill_(7)
     update_momentum(query, key, 0.5)
@@ -83,10 +84,10 @@ def test_bad_momentum_raises(m: object, message: str) -> None:
 
 def test_mismatched_structures_raise_before_any_update() -> None:
     query = small_net()
-    wider = nn.Sequential(nn.Linear(3, 5), nn.BatchNorm1d(5), nn.ReLU(), nn.Linear(5, 2))
+    wider = freeze_(nn.Sequential(nn.Linear(3, 5), nn.BatchNorm1d(5), nn.ReLU(), nn.Linear(5, 2)))
     with pytest.raises(AimCLRError, match=re.escape("parameter '0.weight' has shape (4, 3)")):
         update_momentum(query, wider, 0.9)
-    shorter = nn.Sequential(nn.Linear(3, 4))
+    shorter = freeze_(nn.Sequential(nn.Linear(3, 4)))
     before = [p.detach().clone() for p in shorter.parameters()]
     with pytest.raises(AimCLRError, match="same parameter names; only in query_net"):
         update_momentum(query, shorter, 0.9)
@@ -94,7 +95,7 @@ def test_mismatched_structures_raise_before_any_update() -> None:
 
 
 def test_networks_on_different_devices_raise_before_any_update() -> None:
-    query, key = small_net(), small_net()
+    query, key = small_net(), freeze_(small_net())
     meta = small_net().to("meta")  # stands in for a network left on another device
     before = [p.detach().clone() for p in key.parameters()]
     message = "parameter '0.weight' is on meta in query_net"
@@ -103,3 +104,67 @@ def test_networks_on_different_devices_raise_before_any_update() -> None:
     assert all(torch.equal(a, b) for a, b in zip(before, key.parameters(), strict=True))
     update_momentum(query, key, 0.9)  # the same networks on one device still update
     assert not all(torch.equal(a, b) for a, b in zip(before, key.parameters(), strict=True))
+
+
+def test_swapped_arguments_are_refused_before_any_update() -> None:
+    # update_momentum(key, query, m) would overwrite the trained network with the EMA.
+    query = small_net()
+    key = copy_and_freeze(query)
+    with torch.no_grad():
+        for p in key.parameters():
+            p.add_(1.0)
+    before = [p.detach().clone() for p in query.parameters()]
+    message = (
+        "key_net has parameters that require gradients (['0.weight', '0.bias', "
+        "'1.weight']): update_momentum(query_net, key_net, m) overwrites key_net, which "
+        "must be the frozen momentum copy; are query_net and key_net swapped? Build "
+        "key_net with copy_and_freeze(query_net)"
+    )
+    with pytest.raises(AimCLRError, match=f"^{re.escape(message)}$"):
+        update_momentum(key, query, 0.9)
+    assert all(torch.equal(a, b) for a, b in zip(before, query.parameters(), strict=True))
+
+
+@pytest.mark.parametrize(
+    ("wrap", "attribute"),
+    [(lambda net: nn.DataParallel(net), "module"), (lambda net: torch.compile(net), "_orig_mod")],
+)
+def test_a_wrapped_network_gets_a_hint_to_unwrap_it(wrap: object, attribute: str) -> None:
+    query = small_net()
+    key = copy_and_freeze(query)
+    wrapped = wrap(query)  # type: ignore[operator]
+    hint = "query_net looks wrapped (DistributedDataParallel, DataParallel or torch.compile "
+    hint += f"prefix the names with '{attribute}.'): pass query_net.{attribute}"
+    with pytest.raises(AimCLRError, match=re.escape(hint)):
+        update_momentum(wrapped, key, 0.9)
+    update_momentum(getattr(wrapped, attribute), key, 0.9)  # the unwrapped network works
+
+
+class Block(nn.Module):
+    """A third-party layer: (n, C, T, V) -> (n, C, T, V)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, kernel_size=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.conv(x))
+
+
+def test_copy_and_freeze_can_leave_eadm_out_of_the_key_network() -> None:
+    torch.manual_seed(0)
+    query = nn.Sequential(Block(), EADM(), Block())
+    hooked = nn.Sequential(attach_eadm(Block()), Block())  # EADM through a forward hook
+    x = torch.rand(6, 4, 8, 5) + torch.linspace(0, 3, 5)  # salient joints: EADM drops
+    for net in (query, hooked):
+        plain = copy_and_freeze(net).train()
+        key = copy_and_freeze(net, without=EADM).train()
+        assert list(key.state_dict()) == list(net.state_dict())
+        assert not any(isinstance(m, EADM) for m in key.modules())
+        assert not torch.equal(plain(x), key(x))  # the plain copy drops in train mode
+        torch.testing.assert_close(key(x), net.eval()(x))  # the key side never drops
+        update_momentum(net, key, 0.5)  # the names still match
+    with pytest.raises(AimCLRError, match=r"may only leave out modules without parameters"):
+        copy_and_freeze(query, without=Block)
+    with pytest.raises(AimCLRError, match="cannot leave out the network itself"):
+        copy_and_freeze(EADM(), without=EADM)

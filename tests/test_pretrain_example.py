@@ -80,14 +80,14 @@ def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     calls = {"n": 0}
-    original = aimclr.model.info_nce_from_logits
+    original = aimclr._cores.info_nce  # the unchecked InfoNCE core of the model's step
 
-    def poisoned(logits: torch.Tensor) -> torch.Tensor:
+    def poisoned(log_p: torch.Tensor) -> torch.Tensor:
         calls["n"] += 1
-        value = original(logits)
+        value = original(log_p)
         return value * float("nan") if calls["n"] > 3 else value  # epoch 2 of 3 steps
 
-    monkeypatch.setattr(aimclr.model, "info_nce_from_logits", poisoned)
+    monkeypatch.setattr(aimclr._cores, "info_nce", poisoned)
     workdir = tmp_path / "run"
     code = pretrain.main([*TINY, "--epochs", "3", "--mining-epoch", "5", "--workdir",
                           str(workdir)])

@@ -108,8 +108,9 @@ def test_bad_keys_raise_before_the_queue_changes(keys: torch.Tensor, message: st
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"size": 0, "dim": 2}, "size must be a positive int (queue length K), got 0"),
-        ({"size": 4, "dim": -1}, "dim must be a positive int (key dimension D), got -1"),
+        ({"size": 0, "dim": 2}, "size must be an int >= 1 (queue length K), got 0"),
+        ({"size": 4, "dim": -1}, "dim must be an int >= 1 (key dimension D), got -1"),
+        ({"size": 4.0, "dim": 2}, "size must be an int >= 1 (queue length K), got 4.0"),
         ({"size": 4, "dim": 2, "dtype": torch.int32}, "dtype must be a floating dtype"),
     ],
 )
@@ -157,3 +158,18 @@ def test_reset_refills_and_rewinds() -> None:
     queue.reset(torch.Generator().manual_seed(0))
     torch.testing.assert_close(queue.keys.norm(dim=1), torch.ones(4))
     assert int(queue.ptr) == 0
+
+
+def test_keys_are_stored_as_given_and_the_loss_check_finds_unnormalised_ones() -> None:
+    # The docstring promises no normalisation (a check would synchronise the GPU per
+    # step); contrastive_logits(on_unnormalized="raise") is where unit rows are checked.
+    from aimclr.losses import contrastive_logits
+
+    queue = MomentumQueue(4, 2, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(queue.keys.norm(dim=1), torch.ones(4))  # starts unit-norm
+    queue.enqueue(torch.tensor([[3.0, 4.0]]))
+    assert queue.keys[0].tolist() == [3.0, 4.0]
+    assert "unit-norm keys" not in (MomentumQueue.__doc__ or "")
+    q = torch.tensor([[1.0, 0.0]])
+    with pytest.raises(AimCLRError, match=r"rows are not unit vectors in queue \(largest"):
+        contrastive_logits(q, q, queue.negatives(), on_unnormalized="raise")

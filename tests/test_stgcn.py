@@ -9,8 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from aimclr import COCO_17, NTU_RGBD, OPENPOSE_18, AimCLRError, SkeletonLayout, adjacency
+from aimclr import COCO_17, NTU_RGBD, OPENPOSE_18, AimCLRError, SkeletonLayout
 from aimclr.checkpoint import load_reference_encoder
+from aimclr.graph import adjacency
 from aimclr.nn import EADM, STGCN, GraphConv, ProjectionHead, reference_init_
 
 

@@ -2,7 +2,8 @@
 
 What the AimCLR reference does (spec §6) and what this module mirrors:
 
-* **kNN** (:func:`knn_predict`): the SimSiam ``knn_monitor`` the authors used —
+* **kNN** (:func:`knn_predict`): the ``knn_monitor`` of SimSiam (Chen and He, CVPR
+  2021, [arXiv:2011.10566](https://arxiv.org/abs/2011.10566)) the authors used —
   L2-normalised features, cosine similarity, the ``k = 200`` most similar
   training samples vote with weight ``exp(sim / 0.1)``. ``k = 1`` is plain
   nearest-neighbour classification.

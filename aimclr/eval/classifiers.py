@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from aimclr.errors import AimCLRError
+from aimclr._checks import check_int
 
 
 class EncoderClassifier(nn.Module):
@@ -34,8 +34,7 @@ class EncoderClassifier(nn.Module):
     ) -> None:
         super().__init__()
         for name, value in (("feature_dim", feature_dim), ("num_classes", num_classes)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise AimCLRError(f"{name} must be an integer >= 1, got {value!r}")
+            check_int(value, name)
         self.encoder = encoder
         self.fc = nn.Linear(feature_dim, num_classes)
         self.freeze_encoder = freeze_encoder

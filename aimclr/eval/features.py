@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from aimclr._checks import describe
+from aimclr._checks import check_int, describe
 from aimclr.errors import AimCLRError
 from aimclr.eval._data import (
     Data,
@@ -59,8 +59,7 @@ def extract_features(
         >>> tuple(feats.shape)
         (5, 8)
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise AimCLRError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    check_int(batch_size, "batch_size")
     device = torch.device(device) if device is not None else module_device(encoder)
     batches: Iterable[Any]
     if isinstance(data, torch.Tensor):

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
-from aimclr._checks import check_positive, describe
+from aimclr._checks import check_int, check_positive, describe
 from aimclr.data.subsets import class_balanced_subset
 from aimclr.errors import AimCLRError
 from aimclr.eval._data import (
@@ -64,8 +64,7 @@ class EvalResult:
 def _check_schedule(epochs: int, batch_size: int, eval_every: int, lr: float) -> None:
     for name, value in (("epochs", epochs), ("batch_size", batch_size),
                         ("eval_every", eval_every)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise AimCLRError(f"{name} must be an integer >= 1, got {value!r}")
+        check_int(value, name)
     check_positive(lr, "lr")
 
 
@@ -233,8 +232,7 @@ def linear_evaluation(
             ``labels`` tensor are fully checked only as they are read.
     """
     _check_schedule(epochs, batch_size, eval_every, lr)
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise AimCLRError(f"num_classes must be an integer >= 1, got {num_classes!r}")
+    check_int(num_classes, "num_classes")
     device = torch.device(device) if device is not None else module_device(encoder)
     train, test = as_dataset(train_data, "train_data"), as_dataset(test_data, "test_data")
     dataset_len(train, "train_data")

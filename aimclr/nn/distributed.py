@@ -95,7 +95,7 @@ def gather_row_counts(
 
 
 @torch.no_grad()
-def all_gather_no_grad(x: torch.Tensor) -> torch.Tensor:
+def all_gather_no_grad(x: torch.Tensor, counts: list[int] | None = None) -> torch.Tensor:
     """Concatenate ``x`` from every rank along dimension 0, in rank order.
 
     Ranks may hold different numbers of rows: the row counts are gathered first,
@@ -105,6 +105,8 @@ def all_gather_no_grad(x: torch.Tensor) -> torch.Tensor:
     Args:
         x: rows to share, ``(B_r, ...)`` on rank ``r``; every rank must pass the
             same trailing shape, dtype and device type.
+        counts: ``[B_0, ..., B_{W-1}]`` when the caller already has them from
+            :func:`gather_row_counts` (saves that exchange); gathered here otherwise.
 
     Returns:
         ``(B_0 + ... + B_{W-1}, ...)``: the rows of rank 0, then rank 1, and so on.
@@ -117,7 +119,8 @@ def all_gather_no_grad(x: torch.Tensor) -> torch.Tensor:
         True
     """
     # The row counts come first, so that ranks with a smaller last batch still work.
-    counts = gather_row_counts(x.shape[0], x.device)
+    if counts is None:
+        counts = gather_row_counts(x.shape[0], x.device)
     if len(counts) == 1:
         return x.detach()
     x = x.detach().contiguous()

@@ -1,17 +1,25 @@
 """EADM: the energy-based attention-guided drop module of AimCLR.
 
 EADM scores every element of a feature map ``(N, C, T, V)`` with SimAM's inverse
-energy (Yang et al., ICML 2021), then zeroes the most salient joints (spatial mask) and
-the most salient elements or frames (temporal mask) and rescales what is kept, so that
-the query encoder also has to match the key from less obvious evidence.
+energy, then zeroes the most salient joints (spatial mask) and the most salient
+elements or frames (temporal mask) and rescales what is kept, so that the query encoder
+also has to match the key from less obvious evidence.
 
 Masks are deterministic (a threshold on the attention, no sampling) and constant for
 autograd: gradients reach only the kept elements, scaled by the same factors.
+
+Papers: AimCLR, Guo et al., AAAI 2022,
+[arXiv:2112.03590](https://arxiv.org/abs/2112.03590) (Eq. 3, Algorithm 1); SimAM,
+Yang et al., "SimAM: A Simple, Parameter-Free Attention Module for Convolutional
+Neural Networks", ICML 2021,
+[PMLR 139:11863-11874](https://proceedings.mlr.press/v139/yang21o.html).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import math
+import warnings
+from typing import Literal, TypeVar
 
 import torch
 from torch import nn
@@ -26,7 +34,25 @@ from aimclr._checks import (
 )
 from aimclr.errors import AimCLRError
 
-__all__ = ["EADM", "attention_drop", "simam_attention"]
+__all__ = [
+    "ATTENTION_MIN",
+    "CLIFF_THRESHOLD",
+    "EADM",
+    "attach_eadm",
+    "attention_drop",
+    "drop_fractions",
+    "simam_attention",
+]
+
+ATTENTION_MIN = 1.0 / (1.0 + math.exp(-0.5))
+"""``sigmoid(1/2) ≈ 0.6225``, the smallest SimAM attention: a threshold at or below it
+drops every element of every map, so EADM refuses it."""
+
+CLIFF_THRESHOLD = 0.66
+"""Thresholds below this drop most or all joints of a typical deep feature map (the
+measured table is in the EADM guide); EADM warns for them."""
+
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 TemporalMode = Literal["element", "frame"]
 RescaleMode = Literal["batch", "sample"]
@@ -47,6 +73,12 @@ def _check_map(x: torch.Tensor) -> None:
 
 def _check_options(threshold: float, lam: float, temporal: str, rescale: str) -> None:
     check_probability(threshold, "threshold")
+    if threshold <= ATTENTION_MIN:
+        raise AimCLRError(
+            f"threshold must exceed {ATTENTION_MIN:.4f} = sigmoid(1/2), the smallest SimAM "
+            f"attention, or every element is dropped; got {threshold!r} (AimCLR uses 0.7, "
+            f"and below {CLIFF_THRESHOLD} a typical deep map loses most joints)"
+        )
     check_positive(lam, "lam")
     if temporal not in ("element", "frame"):
         raise AimCLRError(f"temporal must be 'element' or 'frame', got {temporal!r}")
@@ -130,10 +162,16 @@ def attention_drop(
     If a mask drops everything (in the batch, or in a sample with ``"sample"``), the
     affected output is all zeros; there is no division by zero and no NaN.
 
+    The options are checked here; unlike :class:`EADM` this function does not warn
+    for thresholds below :data:`CLIFF_THRESHOLD`.
+
     Args:
         x: feature map ``(N, C, T, V)``, e.g. the encoder's final map ``(N·M, D, T', V)``.
-        threshold: attention value at or above which an element is dropped; attention
-            lies in ``[0.6225, 1)``, so values below 0.6225 drop everything.
+        threshold: attention value at or above which an element is dropped, in
+            ``(0.6225, 1]``: attention lies in ``[0.6225, 1)``, so a threshold at or
+            below :data:`ATTENTION_MIN` would drop everything and is refused. Below
+            about 0.66 (:data:`CLIFF_THRESHOLD`) a typical deep map loses most or all of
+            its joints; see :func:`drop_fractions` and the EADM guide's table.
         lam: SimAM's ``λ``.
         temporal: ``"element"`` or ``"frame"``, see step 3.
         rescale: ``"batch"`` or ``"sample"``, see step 4.
@@ -142,14 +180,17 @@ def attention_drop(
         ``(N, C, T, V)``, ``x`` times a mask that is constant for autograd.
 
     Raises:
-        AimCLRError: bad ``x`` (see :func:`simam_attention`) or an unknown mode.
+        AimCLRError: bad ``x`` (see :func:`simam_attention`), a threshold outside
+            ``(0.6225, 1]`` or an unknown mode.
 
     Example:
         >>> x = torch.rand(2, 8, 6, 5)
         >>> attention_drop(x).shape
         torch.Size([2, 8, 6, 5])
-        >>> attention_drop(x, threshold=0.5).abs().max()  # everything dropped
-        tensor(0.)
+        >>> attention_drop(x, threshold=0.5)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        aimclr.errors.AimCLRError: threshold must exceed 0.6225 = sigmoid(1/2), ...
     """
     _check_map(x)
     _check_options(threshold, lam, temporal, rescale)
@@ -176,15 +217,22 @@ class EADM(nn.Module):
     ``active_in_eval=True`` or the call passes ``force=True`` (AimCLR applies it to the
     extreme view's feature map only, and the reference also does so in eval mode).
 
+    To put it into a third-party network without renaming the network's parameters,
+    use :func:`attach_eadm`; to build that network's momentum copy without it, use
+    ``copy_and_freeze(net, without=EADM)``.
+
     Args:
-        threshold: attention threshold (AimCLR: 0.7).
+        threshold: attention threshold in ``(0.6225, 1]`` (AimCLR: 0.7); below
+            :data:`CLIFF_THRESHOLD` (0.66) a :class:`UserWarning` says that a typical
+            deep map loses most or all joints there.
         lam: SimAM's ``λ`` (AimCLR: 1e-4).
         temporal: ``"element"`` (reference) or ``"frame"`` (paper wording).
         rescale: ``"batch"`` (reference) or ``"sample"``.
         active_in_eval: also drop in eval mode.
 
     Raises:
-        AimCLRError: an argument is out of range or an unknown mode.
+        AimCLRError: an argument is out of range (a threshold at or below
+            :data:`ATTENTION_MIN` drops everything) or an unknown mode.
 
     Example:
         >>> eadm = EADM()
@@ -205,6 +253,14 @@ class EADM(nn.Module):
     ) -> None:
         super().__init__()
         _check_options(threshold, lam, temporal, rescale)
+        if threshold < CLIFF_THRESHOLD:
+            warnings.warn(
+                f"EADM threshold {threshold} is below {CLIFF_THRESHOLD}: on a typical deep "
+                "feature map this drops most or all joints (the whole map at about 0.64); "
+                "AimCLR uses 0.7. Measure your own map with aimclr.nn.eadm.drop_fractions",
+                UserWarning,
+                stacklevel=2,
+            )
         self.threshold = threshold
         self.lam = lam
         self.temporal: TemporalMode = temporal
@@ -227,7 +283,124 @@ class EADM(nn.Module):
         return attention_drop(x, self.threshold, self.lam, self.temporal, self.rescale)
 
     def extra_repr(self) -> str:
+        """The options, for ``repr``."""
         return (
             f"threshold={self.threshold}, lam={self.lam}, temporal={self.temporal!r}, "
             f"rescale={self.rescale!r}, active_in_eval={self.active_in_eval}"
         )
+
+
+@torch.no_grad()
+def drop_fractions(x: torch.Tensor, threshold: float = 0.7, lam: float = 1e-4) -> dict[str, float]:
+    """How much :func:`attention_drop` removes from ``x`` at ``threshold``: a diagnostic.
+
+    Use it on your own network's feature maps to choose a threshold (the EADM guide
+    has a table for ST-GCN's final map). Reads the values back to the host (one GPU
+    synchronisation); not for the training step.
+
+    Args:
+        x: feature map ``(N, C, T, V)``.
+        threshold: any value in ``[0, 1]`` (also those EADM refuses, to show the cliff).
+        lam: SimAM's ``λ``.
+
+    Returns:
+        Fractions in ``[0, 1]``: ``"joints"`` dropped by the spatial mask (of N·V),
+        ``"elements"`` dropped by the element-wise temporal mask (of N·C·T·V, the
+        reference's), ``"frames"`` dropped by the frame-wise one (of N·T), and
+        ``"zeroed"``, the elements of ``attention_drop``'s output (element mode) that
+        are zero for either reason.
+
+    Raises:
+        AimCLRError: bad ``x`` or a threshold outside ``[0, 1]``.
+
+    Example:
+        >>> x = torch.rand(4, 16, 12, 25)
+        >>> drop_fractions(x, threshold=0.6)["joints"]  # below sigmoid(1/2): everything
+        1.0
+        >>> drop_fractions(x, threshold=0.99)["zeroed"]
+        0.0
+    """
+    _check_map(x)
+    check_probability(threshold, "threshold")
+    check_positive(lam, "lam")
+    att = _simam(x.detach(), lam)
+    joints = att.mean(dim=(1, 2)) >= threshold  # (N, V)
+    elements = att >= threshold  # (N, C, T, V)
+    frames = att.mean(dim=(1, 3)) >= threshold  # (N, T)
+    zeroed = elements | joints[:, None, None, :]
+    values = torch.stack([m.float().mean() for m in (joints, elements, frames, zeroed)])
+    return dict(zip(("joints", "elements", "frames", "zeroed"), values.tolist(), strict=True))
+
+
+class _ApplySubmodule:
+    """Forward hook: pass the layer's output through its submodule ``name``.
+
+    The submodule is looked up at every call, so a copy of the layer in which it was
+    replaced (``copy_and_freeze(..., without=EADM)``) applies the replacement.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, layer: nn.Module, args: tuple[object, ...], output: object) -> object:
+        drop = getattr(layer, self.name)
+        if isinstance(output, torch.Tensor):
+            return drop(output)
+        if isinstance(output, tuple) and output and isinstance(output[0], torch.Tensor):
+            return (drop(output[0]), *output[1:])  # e.g. ST-GCN blocks return (x, A)
+        raise AimCLRError(
+            f"attach_eadm: {type(layer).__name__} must return a feature map (N, C, T, V) or "
+            f"a tuple that starts with one, got {type(output).__name__}"
+        )
+
+
+def attach_eadm(layer: ModuleT, eadm: EADM | None = None, *, name: str = "eadm") -> ModuleT:
+    """Apply EADM to ``layer``'s output, keeping every parameter name of the network.
+
+    Wrapping a layer as ``nn.Sequential(layer, EADM())`` renames its weights
+    (``block.conv.weight`` becomes ``block.0.conv.weight``), so the network's own
+    checkpoints no longer load. This instead registers ``eadm`` as a submodule of
+    ``layer`` (EADM has no parameters or buffers, so the state dict keeps its keys)
+    and applies it through a forward hook on ``layer``. Being a submodule, it follows
+    ``.train()`` / ``.eval()`` (it drops in training mode only), ``.to()`` and
+    ``copy.deepcopy``.
+
+    The layer's output must be a feature map ``(N, C, T, V)``, e.g. ``(N·M, C, T, V)``
+    inside an encoder that folds persons into the batch, or a tuple whose first
+    element is one (the other elements pass through unchanged).
+
+    Args:
+        layer: the layer whose output EADM acts on; changed in place.
+        eadm: the module to apply (default ``EADM()``: threshold 0.7, λ 1e-4).
+        name: the attribute name of the submodule on ``layer``.
+
+    Returns:
+        ``layer`` itself, for chaining.
+
+    Raises:
+        AimCLRError: ``layer`` is not a module, ``eadm`` not an :class:`EADM`, or
+            ``layer`` already has an attribute ``name``.
+
+    Example:
+        >>> layer = torch.nn.Conv2d(3, 8, kernel_size=1)
+        >>> names = list(layer.state_dict())
+        >>> layer = attach_eadm(layer, EADM(threshold=0.7))
+        >>> list(layer.state_dict()) == names
+        True
+        >>> x = torch.rand(4, 3, 10, 25)  # (N·M, C, T, V)
+        >>> plain = torch.nn.functional.conv2d(x, layer.weight, layer.bias)
+        >>> torch.equal(layer.eval()(x), plain), torch.equal(layer.train()(x), plain)
+        (True, False)
+    """
+    if not isinstance(layer, nn.Module):
+        raise AimCLRError(f"layer must be an nn.Module, got {type(layer).__name__}")
+    eadm = EADM() if eadm is None else eadm
+    if not isinstance(eadm, EADM):
+        raise AimCLRError(f"eadm must be an aimclr.nn.EADM, got {type(eadm).__name__}")
+    if hasattr(layer, name):
+        raise AimCLRError(
+            f"{type(layer).__name__} already has an attribute {name!r}; pass another name="
+        )
+    layer.add_module(name, eadm)
+    layer.register_forward_hook(_ApplySubmodule(name))
+    return layer

@@ -1,11 +1,15 @@
-"""Projection head that maps encoder embeddings into the contrastive space."""
+"""Projection head that maps encoder embeddings into the contrastive space.
+
+MoCo v2: Chen et al., "Improved Baselines with Momentum Contrastive Learning", 2020,
+[arXiv:2003.04297](https://arxiv.org/abs/2003.04297).
+"""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from aimclr._checks import check_floating, check_rank, check_tensor, describe
+from aimclr._checks import check_floating, check_int, check_rank, check_tensor, describe
 from aimclr.errors import AimCLRError
 
 __all__ = ["ProjectionHead"]
@@ -23,7 +27,7 @@ class ProjectionHead(nn.Module):
         out_dim: output features ``D_out``.
 
     Raises:
-        AimCLRError: a dimension is not a positive integer.
+        AimCLRError: a dimension is not an int >= 1.
 
     Example:
         >>> head = ProjectionHead()
@@ -34,8 +38,7 @@ class ProjectionHead(nn.Module):
     def __init__(self, in_dim: int = 256, hidden_dim: int = 256, out_dim: int = 128) -> None:
         super().__init__()
         for name, value in (("in_dim", in_dim), ("hidden_dim", hidden_dim), ("out_dim", out_dim)):
-            if not (isinstance(value, int) and value >= 1):
-                raise AimCLRError(f"{name} must be a positive integer, got {value!r}")
+            check_int(value, name)
         self.in_dim = in_dim
         self.out_dim = out_dim
         self.fc1 = nn.Linear(in_dim, hidden_dim)

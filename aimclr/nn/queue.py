@@ -1,11 +1,14 @@
-"""A ring buffer of key embeddings that serve as negatives (MoCo / AimCLR memory queue)."""
+"""A ring buffer of key embeddings that serve as negatives (MoCo / AimCLR memory queue).
+
+MoCo: He et al., CVPR 2020, [arXiv:1911.05722](https://arxiv.org/abs/1911.05722).
+"""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from aimclr._checks import check_floating, check_tensor, describe
+from aimclr._checks import check_floating, check_int, check_tensor, describe
 from aimclr.errors import AimCLRError
 from aimclr.nn.distributed import all_gather_no_grad, gather_row_counts
 
@@ -13,12 +16,18 @@ __all__ = ["MomentumQueue"]
 
 
 class MomentumQueue(nn.Module):
-    """First-in-first-out queue of ``K`` unit-norm keys of dimension ``D``.
+    """First-in-first-out queue of ``K`` keys of dimension ``D``, stored ``(K, D)``.
 
     The queue is a ring: :meth:`enqueue` writes a batch at the pointer, wrapping
     around the end, and advances the pointer. Any batch size ``1 <= B <= K`` works
     (``B`` need not divide ``K``). Both buffers are persistent, so the queue is
     saved in and restored from ``state_dict`` checkpoints.
+
+    It starts with random unit rows; :meth:`enqueue` stores keys as given, without
+    normalising or checking them (that would cost a GPU synchronisation per step).
+    For cosine logits enqueue L2-normalised keys, as :class:`~aimclr.model.AimCLR`
+    does; ``contrastive_logits(..., on_unnormalized="raise")`` checks the queue's rows.
+    Rows are keys: MoCo's reference code keeps the transpose, ``(D, K)``.
 
     Under ``torch.distributed`` (an initialised default process group),
     :meth:`enqueue` first gathers the keys of all ranks (concatenated in rank
@@ -65,10 +74,8 @@ class MomentumQueue(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise AimCLRError(f"size must be a positive int (queue length K), got {size!r}")
-        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
-            raise AimCLRError(f"dim must be a positive int (key dimension D), got {dim!r}")
+        size = check_int(size, "size", meaning="queue length K")
+        dim = check_int(dim, "dim", meaning="key dimension D")
         dtype = torch.get_default_dtype() if dtype is None else dtype
         if not dtype.is_floating_point:
             raise AimCLRError(f"dtype must be a floating dtype, got {dtype}")
@@ -116,9 +123,9 @@ class MomentumQueue(nn.Module):
         """Write ``keys`` at the pointer (wrapping around) and advance the pointer.
 
         The keys are cast to the queue's dtype and device and detached; they are
-        not normalised here (pass unit vectors). Under ``torch.distributed`` the
-        keys of all ranks are gathered first (rank order), so ``B`` below is the
-        total over ranks.
+        stored as given, not normalised (pass unit vectors for cosine logits). Under
+        ``torch.distributed`` the keys of all ranks are gathered first (rank order), so
+        ``B`` below is the total over ranks.
 
         Args:
             keys: ``(B, D)`` floating tensor with ``1 <= B <= K``.
@@ -136,9 +143,22 @@ class MomentumQueue(nn.Module):
             # an error on the other ranks), so that no rank waits for this one.
             gather_row_counts(0, self.keys.device, error)
             raise
-        keys = all_gather_no_grad(keys)
-        # Re-check after the gather: the total over ranks may exceed K.
-        self._check_keys(keys, "keys gathered from all ranks")
+        counts = gather_row_counts(keys.shape[0], self.keys.device)
+        if sum(counts) > self.size:  # the total over ranks
+            raise AimCLRError(
+                f"keys gathered from all ranks must hold between 1 and K = {self.size} rows "
+                f"(the queue size), got {' + '.join(map(str, counts))} = {sum(counts)}"
+            )
+        self._write(keys, counts)
+
+    @torch.no_grad()
+    def _write(self, keys: torch.Tensor, counts: list[int] | None = None) -> None:
+        """:meth:`enqueue` without checks (for callers that validated the batch).
+
+        ``counts`` are the ranks' row counts when the caller already exchanged them
+        (one collective and host synchronisation less per step).
+        """
+        keys = all_gather_no_grad(keys, counts)
         keys = keys.to(device=self.keys.device, dtype=self.keys.dtype)
         batch = keys.shape[0]
         # Row indices computed on the device: no host synchronisation per step.

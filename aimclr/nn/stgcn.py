@@ -7,15 +7,20 @@ global pooling, so the same weights serve any number of persons ``M``; the joint
 
 Feature extraction and pooling are separate steps (:meth:`STGCN.features`,
 :meth:`STGCN.pool`) so that a module such as :class:`~aimclr.nn.eadm.EADM` can act on
-the final feature map ``(N·M, D, T', V)`` before pooling.
+the final feature map ``(N·M, D, T', V)`` before pooling; :class:`STGCN` satisfies the
+full encoder contract :class:`~aimclr.nn.encoder.SkeletonEncoder`.
+
+Paper: Yan et al., "Spatial Temporal Graph Convolutional Networks for Skeleton-Based
+Action Recognition", AAAI 2018, [arXiv:1801.07455](https://arxiv.org/abs/1801.07455).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 import torch.nn.functional as F
+from einops import rearrange
 from torch import nn
 
 from aimclr._autocast import autocast_dtype
@@ -443,11 +448,10 @@ class STGCN(nn.Module):
             AimCLRError: see :meth:`check_input`.
         """
         self.check_input(x)
-        n, c, t, v, m = x.shape
-        # BN statistics per (joint, coordinate): channel index v·C + c.
-        x = x.permute(0, 4, 3, 1, 2).reshape(n * m, v * c, t)
-        x = self.data_bn(x)
-        x = x.view(n, m, v, c, t).permute(0, 1, 3, 4, 2).reshape(n * m, c, t, v)
+        v, m = x.shape[-2:]
+        # Persons fold into the batch; BN statistics per (joint, coordinate) channel v·C + c.
+        x = self.data_bn(rearrange(x, "n c t v m -> (n m) (v c) t"))
+        x = rearrange(x, "(n m) (v c) t -> (n m) c t v", m=m, v=v)
         if self.uses_channels_last(x):
             x = x.contiguous(memory_format=torch.channels_last)
         for i, block in enumerate(self.blocks):
@@ -521,3 +525,9 @@ def reference_init_(module: nn.Module, generator: torch.Generator | None = None)
             nn.init.normal_(sub.weight, 1.0, 0.02, generator=generator)
             nn.init.zeros_(sub.bias)
     return module
+
+
+if TYPE_CHECKING:  # mypy checks that STGCN satisfies the full encoder contract
+    from aimclr.nn.encoder import SkeletonEncoder
+
+    _CONTRACT: type[SkeletonEncoder] = STGCN

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from aimclr._checks import describe
+from aimclr._checks import check_int, describe
 from aimclr.errors import AimCLRError
 from aimclr.graph import SkeletonLayout, get_layout
 from aimclr.transforms._base import (
@@ -213,8 +213,7 @@ def crop_index(start: torch.Tensor, pad: int, num_frames: int) -> torch.Tensor:
 
 def check_pad(pad: object, num_frames: int, shape_of: torch.Tensor) -> int:
     """Raise unless ``pad`` is an int in ``[0, T]`` (mirroring needs that many frames)."""
-    if isinstance(pad, bool) or not isinstance(pad, int) or pad < 0:
-        raise AimCLRError(f"pad must be a non-negative int, got {pad!r}")
+    pad = check_int(pad, "pad", 0)
     if pad > num_frames:
         raise AimCLRError(
             f"temporal crop pads {pad} frames at each end by mirroring, which needs at least "
@@ -333,10 +332,7 @@ def check_mirror(mirror: int | None, channels: int) -> None:
     """Raise unless ``mirror`` is None or a channel index in ``[0, C)``."""
     if mirror is None:
         return
-    if isinstance(mirror, bool) or not isinstance(mirror, int) or not 0 <= mirror < channels:
-        raise AimCLRError(
-            f"mirror must be None or a coordinate channel in [0, {channels}), got {mirror!r}"
-        )
+    check_int(mirror, "mirror", 0, channels - 1, meaning="a coordinate channel, or None")
 
 
 def axis_mask(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -395,14 +391,10 @@ def gaussian_noise(
 
 def check_kernel_size(kernel_size: object) -> int:
     """Raise unless ``kernel_size`` is a positive odd int (the kernel is centred)."""
-    if (
-        isinstance(kernel_size, bool)
-        or not isinstance(kernel_size, int)
-        or kernel_size < 1
-        or kernel_size % 2 == 0
-    ):
+    size = check_int(kernel_size, "kernel_size", meaning="odd: the kernel is centred")
+    if size % 2 == 0:
         raise AimCLRError(f"kernel_size must be a positive odd int, got {kernel_size!r}")
-    return kernel_size
+    return size
 
 
 def gaussian_kernel1d(

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from aimclr._checks import check_probability
-from aimclr.errors import AimCLRError
+from aimclr._checks import check_int, check_probability
 from aimclr.graph import SkeletonLayout, get_layout
 from aimclr.transforms._base import check_channels, check_range, coin, param_device, uniform
 from aimclr.transforms._plan import ChannelMap, JointMap, Step
@@ -146,9 +145,8 @@ class SpatialFlip(Transform[SpatialFlipParams]):
         self, layout: str | SkeletonLayout = "ntu-rgb+d", p: float = 0.5, mirror: int | None = None
     ) -> None:
         check_probability(p, "p")
-        if mirror is not None and (isinstance(mirror, bool) or not isinstance(mirror, int)
-                                   or mirror < 0):
-            raise AimCLRError(f"mirror must be None or a coordinate channel index, got {mirror!r}")
+        if mirror is not None:
+            mirror = check_int(mirror, "mirror", 0, meaning="a coordinate channel, or None")
         self.layout = get_layout(layout)
         self.p = p
         self.mirror = mirror

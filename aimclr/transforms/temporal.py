@@ -7,8 +7,7 @@ from functools import lru_cache
 
 import torch
 
-from aimclr._checks import check_probability
-from aimclr.errors import AimCLRError
+from aimclr._checks import check_int, check_probability
 from aimclr.transforms._base import coin, param_device
 from aimclr.transforms._plan import Step, TimeMap
 from aimclr.transforms.base import Transform
@@ -50,14 +49,8 @@ class TemporalCrop(Transform[TemporalCropParams]):
     """
 
     def __init__(self, ratio: int = 6, padding: int | None = None) -> None:
-        if isinstance(ratio, bool) or not isinstance(ratio, int) or ratio < 1:
-            raise AimCLRError(f"ratio must be a positive int, got {ratio!r}")
-        if padding is not None and (
-            isinstance(padding, bool) or not isinstance(padding, int) or padding < 0
-        ):
-            raise AimCLRError(f"padding must be None or a non-negative int, got {padding!r}")
-        self.ratio = ratio
-        self.padding = padding
+        self.ratio = check_int(ratio, "ratio")
+        self.padding = None if padding is None else check_int(padding, "padding", 0)
 
     def pad_for(self, num_frames: int) -> int:
         """The pad used for sequences of ``num_frames`` frames."""
