@@ -166,7 +166,7 @@ def d3m_loss(target_logits: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     r"""Distributional divergence term of D3M (paper Eqs. 7-8).
 
     Cross-entropy from the target distribution
-    $p = \operatorname{softmax}(\text{target\_logits})$ (detached: no gradient flows
+    $p = \operatorname{softmax}(\text{target logits})$ (detached: no gradient flows
     into the target) to $\tilde p = \operatorname{softmax}(\text{logits})$:
     $L = -\frac{1}{N} \sum_n \sum_j p_{nj} \log \tilde p_{nj}$. In AimCLR the target is
     the normally augmented query and ``logits`` belong to the extreme view
@@ -290,7 +290,8 @@ def nnm_loss(
     r"""Multi-positive InfoNCE of nearest-neighbour mining (NNM, paper Eq. 9).
 
     With $P_n$ the positives of sample $n$ (``pos_mask[n]``) and
-    $\log p = \operatorname{log\_softmax}(\text{logits})$, the per-sample loss is
+    $\log p = \log \operatorname{softmax}(\text{logits})$ (computed as ``log_softmax``),
+    the per-sample loss is
 
     * ``"mean"`` (reference code): $-\frac{1}{|P_n|} \sum_{j \in P_n} \log p_{nj}$;
     * ``"sum"`` (paper Eq. 9): $-\sum_{j \in P_n} \log p_{nj}$;

@@ -59,7 +59,11 @@ def simam_attention(x: torch.Tensor, lam: float = 1e-4) -> torch.Tensor:
 
     Per sample and channel, with $\mu$ the mean over $(T, V)$, $d = (x - \mu)^2$ and
     $\sigma^2 = \sum_{T,V} d \,/\, (TV - 1)$:
-    $\mathrm{att} = \operatorname{sigmoid}\bigl(d / (4(\sigma^2 + \lambda)) + \tfrac{1}{2}\bigr)$.
+
+    $$
+    \mathrm{att} = \operatorname{sigmoid}\left(\frac{d}{4(\sigma^2 + \lambda)} + \frac{1}{2}\right).
+    $$
+
     Values lie in $[\operatorname{sigmoid}(0.5), 1) \approx [0.6225, 1)$; atypical
     elements score high.
 

@@ -94,11 +94,11 @@ def eadm_masks(
         AimCLRError: bad ``x`` or options (as :func:`aimclr.attention_drop`).
 
     Example:
-        >>> x = torch.zeros(1, 1, 2, 3)
+        >>> x = torch.zeros(1, 1, 6, 3)             # (N, C, T, V)
         >>> x[0, 0, 1, 2] = 5.0                     # one element stands out
         >>> masks = eadm_masks(x)
-        >>> masks.joints.tolist(), masks.dropped[0, 0].tolist()
-        ([[False, False, False]], [[False, False, False], [False, False, True]])
+        >>> masks.joints.tolist(), masks.dropped[0, 0].nonzero().tolist()  # (t, v) dropped
+        ([[False, False, False]], [[1, 2]])
     """
     _check_feature_map(x, "x")
     check_probability(threshold, "threshold")
