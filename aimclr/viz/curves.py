@@ -36,6 +36,7 @@ IGNORED_METRICS = frozenset({"seconds", "samples_per_s"})
 """Keys of a metrics record that are not curves (timing)."""
 
 _ACCURACY_PREFIXES = ("knn", "linear", "top")
+_LINE_STYLES = ("-", "--", "-.", ":")
 
 
 def read_metrics(path: str | Path) -> list[dict[str, float]]:
@@ -111,8 +112,8 @@ def plot_training_curves(
     """Loss terms, learning rate and accuracies over the epochs, one panel each.
 
     One line per key of :func:`metric_groups` (its label is the key): the total
-    ``loss`` in black, the other terms in colour; the learning rate on a log axis;
-    accuracies in %, with markers. The accuracy panel is left out when no record
+    ``loss`` in black, the other terms in colours and dash patterns (terms that
+    coincide stay visible); the learning rate from 0; accuracies in %, with markers. The accuracy panel is left out when no record
     holds one.
 
     Args:
@@ -139,19 +140,23 @@ def plot_training_curves(
 
     for ax, name in zip(axes, panels, strict=True):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        for key in groups[name]:
+        for i, key in enumerate(groups[name]):
             epochs, values = _series(records, key)
+            # Terms can coincide (D3M is the mean of its two parts): vary dashes and widths.
+            style = _LINE_STYLES[i % len(_LINE_STYLES)]
             if name == "accuracy":
-                ax.plot(epochs, [100 * v for v in values], "o-", markersize=3, label=key)
+                ax.plot(epochs, [100 * v for v in values], marker="o", linestyle=style,
+                        markersize=3, label=key)
             elif key == "loss":
                 ax.plot(epochs, values, color="black", linewidth=2.0, label=key)
-            else:
-                ax.plot(epochs, values, linewidth=1.3, label=key)
+            else:  # later lines thinner, so that lines drawn before them show at the edges
+                ax.plot(epochs, values, linewidth=max(0.8, 2.2 - 0.3 * i), linestyle=style,
+                        label=key)
         ax.set_xlabel("epoch", fontsize=9)
         ax.tick_params(labelsize=8)
         ax.grid(True, color="#e6e6e6", linewidth=0.6)
         if name == "lr":
-            ax.set_yscale("log")
+            ax.set_ylim(bottom=0)
             ax.set_title("learning rate", fontsize=10)
         elif name == "accuracy":
             ax.set_ylabel("%", fontsize=9)
@@ -159,7 +164,7 @@ def plot_training_curves(
             ax.legend(fontsize=8)
         else:
             ax.set_title("loss terms", fontsize=10)
-            ax.legend(fontsize=7)
+            ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     if title:
         figure.suptitle(title, fontsize=11)
     return figure

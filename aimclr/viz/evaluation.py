@@ -233,8 +233,8 @@ def plot_embeddings(
 ) -> Figure:
     """Embeddings ``(N, D)`` projected on their first two principal components.
 
-    One colour per class (matplotlib's ``tab20`` cycle); the axes say how much of
-    the variance each component explains.
+    One colour per class (matplotlib's ``tab10`` colours, ``tab20`` beyond ten
+    classes); the axes say how much of the variance each component explains.
 
     Args:
         embeddings: ``(N, D)`` floating, ``N >= 2``, ``D >= 2``.
@@ -257,12 +257,12 @@ def plot_embeddings(
     ax = figure.subplots()
     from matplotlib import colormaps
 
-    palette = colormaps["tab20"]
+    palette = colormaps["tab10" if k <= 10 else "tab20"]
     for c in range(k):
         chosen = labels == c
         if bool(chosen.any()):
             ax.scatter(coords[chosen, 0].numpy(), coords[chosen, 1].numpy(), s=9,
-                       color=palette(c % 20), label=names[c], linewidths=0)
+                       color=palette(c % palette.N), label=names[c], linewidths=0)
     ratio = result.explained_variance_ratio.tolist()
     ax.set_xlabel(f"PC 1 ({ratio[0]:.0%} of the variance)", fontsize=9)
     ax.set_ylabel(f"PC 2 ({ratio[1]:.0%})", fontsize=9)
