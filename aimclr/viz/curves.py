@@ -113,8 +113,8 @@ def plot_training_curves(
 
     One line per key of :func:`metric_groups` (its label is the key): the total
     ``loss`` in black, the other terms in colours and dash patterns (terms that
-    coincide stay visible); the learning rate from 0; accuracies in %, with markers. The accuracy panel is left out when no record
-    holds one.
+    coincide stay visible); the learning rate from 0; accuracies in %, with markers.
+    The accuracy panel is left out when no record holds one.
 
     Args:
         metrics: a ``metrics.jsonl`` path, or records as :func:`read_metrics` returns.
