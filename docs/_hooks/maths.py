@@ -5,10 +5,9 @@ ends with ``$$`` is display maths. Both are converted by ``latex2mathml`` (a
 pure-Python dependency of the ``docs`` extra) into MathML, which browsers render
 natively: the built site needs no JavaScript and no network access.
 
-Code spans and code blocks are left alone (their ``$`` are not maths), and so is a
-``$`` followed by a space or a digit-free word character run such as a shell prompt:
-inline maths must not start or end with whitespace. Write ``\\$`` for a literal
-dollar sign next to maths.
+Code spans and code blocks are left alone (their ``$`` are not maths). Inline maths
+must not start or end with whitespace and its closing ``$`` must not be followed by
+a digit, so prices such as "$5 and $6" stay text; ``\\$`` is a literal dollar sign.
 
 The hook registers the Markdown extension before mkdocstrings reads the list of
 extensions, so docstrings rendered in the API reference get the same maths.
