@@ -1,12 +1,12 @@
-"""Contrastive losses of AimCLR: InfoNCE, D3M and NNM.
+r"""Contrastive losses of AimCLR: InfoNCE, D3M and NNM.
 
 All losses work on logits over ``[positive key, queue]``, built by
 :func:`contrastive_logits`:
 
 * ``N`` — batch size, ``D`` — embedding dimension, ``K`` — queue length;
-* ``logits[n, 0] = q_n · k_n / τ`` (the positive key) and
-  ``logits[n, 1 + i] = q_n · m_i / τ`` (queue entry ``i``), shape ``(N, 1 + K)``;
-* ``p(· | q) = softmax(logits)`` over the ``1 + K`` candidates.
+* ``logits[n, 0]`` $= q_n \cdot k_n / \tau$ (the positive key) and
+  ``logits[n, 1 + i]`` $= q_n \cdot m_i / \tau$ (queue entry $i$), shape ``(N, 1 + K)``;
+* $p(\cdot \mid q) = \operatorname{softmax}(\text{logits})$ over the ``1 + K`` candidates.
 
 Log-probabilities are always computed with ``log_softmax`` (never
 ``log(softmax)``) and in float32 when the logits are float16 / bfloat16, so the
@@ -201,9 +201,12 @@ def info_nce(
     normalize: bool = False,
     on_unnormalized: Unnormalized = "ignore",
 ) -> torch.Tensor:
-    """InfoNCE loss (paper Eq. 1) of queries against positive keys and a queue.
+    r"""InfoNCE loss (paper Eq. 1) of queries against positive keys and a queue.
 
-    ``L = −mean_n log( exp(q·k/τ) / (exp(q·k/τ) + Σ_i exp(q·m_i/τ)) )``.
+    $$
+    L = -\frac{1}{N} \sum_n \log \frac{\exp(q_n \cdot k_n / \tau)}
+        {\exp(q_n \cdot k_n / \tau) + \sum_i \exp(q_n \cdot m_i / \tau)}
+    $$
 
     Args:
         query: ``(N, D)`` query embeddings, ``N >= 1``.
@@ -240,21 +243,22 @@ def d3m_loss(
     target_logits: torch.Tensor,
     divergence: Divergence = "cross_entropy",
 ) -> torch.Tensor:
-    """Distributional divergence term of D3M (paper Eqs. 7-8), roles by keyword.
+    r"""Distributional divergence term of D3M (paper Eqs. 7-8), roles by keyword.
 
-    ``p = softmax(target_logits)`` is the target (detached: no gradient flows into
-    it) and ``q = softmax(logits)`` the distribution being trained. In AimCLR the
-    target is the normally augmented query and ``logits`` belong to the extreme view
-    (``L_e``) or its EADM-dropped version (``L_ed``). Both tensors are keyword-only
-    (the order of ``F.cross_entropy`` and of aimclr 0.1 differ; a swap would train the
-    wrong view). Pass logits from :func:`contrastive_logits`, not ``(N, D)`` embeddings.
+    $p = \operatorname{softmax}(\text{target logits})$ is the target (detached: no
+    gradient flows into it) and $\tilde p = \operatorname{softmax}(\text{logits})$ the
+    distribution being trained. In AimCLR the target is the normally augmented query
+    and ``logits`` belong to the extreme view (``L_e``) or its EADM-dropped version
+    (``L_ed``). Both tensors are keyword-only (the order of ``F.cross_entropy`` and of
+    aimclr 0.1 differ; a swap would train the wrong view). Pass logits from
+    :func:`contrastive_logits`, not ``(N, D)`` embeddings.
 
     * ``divergence="cross_entropy"`` (the paper's and the reference's loss):
-      ``H(p, q) = −mean_n Σ_j p_nj · log q_nj``.
-    * ``divergence="kl"``: ``KL(p ‖ q) = H(p, q) − H(p)``. The same gradient (the
-      target is constant), but the target's entropy ``H(p)``, which dominates the
-      cross-entropy and hides its change, is left out: the number to log. It is 0
-      when the two distributions agree.
+      $H(p, \tilde p) = -\frac{1}{N} \sum_n \sum_j p_{nj} \log \tilde p_{nj}$.
+    * ``divergence="kl"``: $\mathrm{KL}(p \,\|\, \tilde p) = H(p, \tilde p) - H(p)$.
+      The same gradient (the target is constant), but the target's entropy $H(p)$,
+      which dominates the cross-entropy and hides its change, is left out: the number
+      to log. It is 0 when the two distributions agree.
 
     Args:
         logits: ``(N, 1 + K)`` logits of the view being trained, ``N >= 1``.
@@ -381,13 +385,14 @@ def mine_neighbors(
 def nnm_loss(
     logits: torch.Tensor, pos_mask: torch.Tensor, reduction: Reduction = "mean"
 ) -> torch.Tensor:
-    """Multi-positive InfoNCE of nearest-neighbour mining (NNM, paper Eq. 9).
+    r"""Multi-positive InfoNCE of nearest-neighbour mining (NNM, paper Eq. 9).
 
-    With ``P_n`` the positives of sample ``n`` (``pos_mask[n]``) and
-    ``log p = log_softmax(logits)``, the per-sample loss is
+    With $P_n$ the positives of sample $n$ (``pos_mask[n]``) and
+    $\log p = \log \operatorname{softmax}(\text{logits})$ (computed as ``log_softmax``),
+    the per-sample loss is
 
-    * ``"mean"`` (reference code): ``−(1/|P_n|) Σ_{j∈P_n} log p_nj``;
-    * ``"sum"`` (paper Eq. 9): ``−Σ_{j∈P_n} log p_nj``;
+    * ``"mean"`` (reference code): $-\frac{1}{|P_n|} \sum_{j \in P_n} \log p_{nj}$;
+    * ``"sum"`` (paper Eq. 9): $-\sum_{j \in P_n} \log p_{nj}$;
 
     and the result is its mean over the batch. With only column 0 positive both
     equal InfoNCE. A row without positives contributes 0.

@@ -87,11 +87,17 @@ def _check_options(threshold: float, lam: float, temporal: str, rescale: str) ->
 
 
 def simam_attention(x: torch.Tensor, lam: float = 1e-4) -> torch.Tensor:
-    """SimAM attention: sigmoid of the inverse minimal energy of each element (Eq. 3).
+    r"""SimAM attention: sigmoid of the inverse minimal energy of each element (Eq. 3).
 
-    Per sample and channel, with ``μ`` the mean over ``(T, V)``, ``d = (x - μ)²`` and
-    ``σ² = Σ_{T,V} d / (T·V - 1)``: ``att = sigmoid(d / (4(σ² + λ)) + 1/2)``.
-    Values lie in ``[sigmoid(0.5), 1) ≈ [0.6225, 1)``; atypical elements score high.
+    Per sample and channel, with $\mu$ the mean over $(T, V)$, $d = (x - \mu)^2$ and
+    $\sigma^2 = \sum_{T,V} d \,/\, (TV - 1)$:
+
+    $$
+    \mathrm{att} = \operatorname{sigmoid}\left(\frac{d}{4(\sigma^2 + \lambda)} + \frac{1}{2}\right).
+    $$
+
+    Values lie in $[\operatorname{sigmoid}(0.5), 1) \approx [0.6225, 1)$; atypical
+    elements score high.
 
     Args:
         x: feature map ``(N, C, T, V)`` with ``T·V >= 2``.
