@@ -59,7 +59,8 @@ def expected_full(path: Path) -> np.ndarray:
 def expected_motion(full: np.ndarray, frames: int = 50) -> np.ndarray:
     diff = np.zeros_like(full)
     diff[:, :-1] = full[:, 1:] - full[:, :-1]
-    return resize_sequence(diff, frames, length=valid_length(full), axis=1)
+    return resize_sequence(diff, frames, length=valid_length(full), axis=1,
+                           arithmetic="reference")
 
 
 def load_part(folder: Path, part: str) -> tuple[list[str], list[int], dict[str, np.ndarray]]:
@@ -98,9 +99,11 @@ def test_ntu60_arrays_labels_and_splits(tmp_path: Path) -> None:
             full = np.stack([expected_full(paths[stem]) for stem in stems])
             assert arrays["data"].dtype == np.float32 and arrays["data"].shape == full.shape
             np.testing.assert_array_equal(arrays["data"], full)
-            # The 50-frame arrays are aimclr.data.preprocess applied to the 300-frame ones.
-            np.testing.assert_array_equal(arrays["position"],
-                                          np.stack([preprocess_sample(x) for x in full]))
+            # The 50-frame arrays are aimclr.data.preprocess applied to the 300-frame ones,
+            # in the reference's float32 arithmetic.
+            np.testing.assert_array_equal(
+                arrays["position"],
+                np.stack([preprocess_sample(x, arithmetic="reference") for x in full]))
             np.testing.assert_array_equal(arrays["motion"],
                                           np.stack([expected_motion(x) for x in full]))
             assert arrays["label"].dtype == np.int64
@@ -358,7 +361,8 @@ def test_pku1_instances_names_splits_and_crop(tmp_path: Path) -> None:
     np.testing.assert_array_equal(arrays["data"][0], instance("0002-L", 2, 4))
     np.testing.assert_array_equal(arrays["data"][1], instance("0002-M", 11, 315))
     np.testing.assert_array_equal(arrays["data"][1, :, 0], videos["0002-M"][12].T)  # 11 + 2
-    np.testing.assert_array_equal(arrays["position"][1], preprocess_sample(arrays["data"][1]))
+    np.testing.assert_array_equal(arrays["position"][1], preprocess_sample(arrays["data"][1],
+                                                                      arithmetic="reference"))
     names, labels, arrays = load_part(tmp_path / "out" / "xview", "val")
     assert (names, labels) == (["F002V002C001L001.skeleton"], [0])
     names, labels, arrays = load_part(tmp_path / "out" / "xview", "train")

@@ -9,7 +9,8 @@
    list of ``int`` labels ``action - 1``;
 2. ``feeder/preprocess_ntu.py`` / ``preprocess_pku.py``: ``{train,val}_position.npy``
    ``(N, 3, frames, 25, 2)`` (centred, resized, yaw-aligned by
-   :func:`aimclr.data.preprocess.preprocess_sample`), ``{train,val}_motion.npy``
+   :func:`aimclr.data.preprocess.preprocess_sample` in the reference's float32
+   arithmetic, bit for bit), ``{train,val}_motion.npy``
    (frame differences of the 300-frame data, resized, not rotated) and
    ``{train,val}_label.npy`` ``(N, 1)`` int64 (labels minus the part's smallest).
 
@@ -192,13 +193,13 @@ def reference_arrays(
     if frames == 0:
         return full, None, None
     valid = valid_length(full)
-    position = preprocess_sample(full, num_frames=frames, length=valid)
+    position = preprocess_sample(full, num_frames=frames, length=valid, arithmetic="reference")
     # Motion: float32 differences of the padded 300 frames (the frame after the last
     # valid one jumps to zero), resized over the same valid frames, never rotated.
     motion = np.zeros_like(full)
     motion[:, :-1] = full[:, 1:] - full[:, :-1]
     if valid:
-        motion = resize_sequence(motion, frames, length=valid, axis=1)
+        motion = resize_sequence(motion, frames, length=valid, axis=1, arithmetic="reference")
     else:
         motion = np.zeros_like(position)
     return full, position, motion
