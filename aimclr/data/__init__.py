@@ -7,6 +7,8 @@
 * :mod:`aimclr.data.ragged` — variable-length sequences and the ``.npz`` format.
 * :mod:`aimclr.data.synthetic` — the built-in synthetic action set.
 * :mod:`aimclr.data.subsets` — class-balanced label subsets (semi-supervised).
+* :mod:`aimclr.data.sources` — :func:`open_dataset`: train / test sets named by a
+  spec string (``"synthetic"``, ``"ntu:DIR"``, a ``.npz`` file).
 """
 
 from aimclr.data.arrays import SkeletonNpyDataset, SkeletonTensorDataset, load_label_file
@@ -20,6 +22,12 @@ from aimclr.data.preprocess import (
     valid_length,
 )
 from aimclr.data.ragged import RaggedSkeletons, load_npz, split_by_style, style_indices
+from aimclr.data.sources import (
+    SHORT_RUN_SYNTHETIC,
+    DatasetSplits,
+    open_dataset,
+    parse_synthetic_options,
+)
 from aimclr.data.subsets import class_balanced_subset
 from aimclr.data.synthetic import (
     SYNTHETIC_CLASSES,
@@ -29,7 +37,9 @@ from aimclr.data.synthetic import (
 )
 
 __all__ = [
+    "SHORT_RUN_SYNTHETIC",
     "SYNTHETIC_CLASSES",
+    "DatasetSplits",
     "RaggedSkeletons",
     "SkeletonNpyDataset",
     "SkeletonTensorDataset",
@@ -40,7 +50,9 @@ __all__ = [
     "load_label_file",
     "load_npz",
     "make_synthetic_actions",
+    "open_dataset",
     "pad_persons",
+    "parse_synthetic_options",
     "preprocess_sample",
     "resize_sequence",
     "rest_pose",
