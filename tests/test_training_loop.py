@@ -216,6 +216,22 @@ def test_a_data_set_of_bare_tensors_and_a_plain_encoder() -> None:
     assert list(metrics.losses) == ["loss", "info_nce"] and metrics.steps == 3
 
 
+def test_a_data_loader_is_used_as_it_is_and_views_default_to_the_model_s() -> None:
+    model, optimizer = build()
+    loader = DataLoader(dataset(), batch_size=10)  # in order, a last batch of 4
+    metrics = pretrain_epoch(model, loader, None, optimizer, 1)
+    assert (metrics.steps, metrics.samples) == (3, N)
+    assert "d3m_extreme_drop" in metrics.losses  # PretrainViews(extreme=True): all three
+    sclr, sclr_optimizer = build(FlatEncoder(), encoder_dim=5, extreme_views=False,
+                                 use_d3m=False, use_eadm=False, use_nnm=False)  # fmt: skip
+    assert list(pretrain_epoch(sclr, loader, None, sclr_optimizer, 1).losses) == [
+        "loss", "info_nce"]  # fmt: skip
+    with pytest.raises(AimCLRError, match="batch_size is the DataLoader's own"):
+        pretrain_epoch(model, loader, None, optimizer, 1, batch_size=10)
+    with pytest.raises(AimCLRError, match="batch_size is needed"):
+        pretrain_epoch(model, dataset(), None, optimizer, 1)
+
+
 def test_bad_arguments_and_a_too_small_data_set_change_nothing() -> None:
     model, optimizer = build()
     before = weights(model)

@@ -22,11 +22,12 @@ SHORT_RUN_SYNTHETIC: dict[str, Any] = {
     "max_yaw_deg": 20.0, "shear": 0.6, "bone_jitter": 0.02, "size_range": (0.95, 1.05),
     "gesture_prob": 0.0, "distractor_deg": 5.0,
 }  # fmt: skip
-"""The synthetic set of the README's main job (keywords of :func:`~aimclr.data.synthetic.make_synthetic_actions`).
+"""The synthetic set of the README's main job (keywords of `make_synthetic_actions`).
 
-View, body shape and timing vary in the ways the augmentations model (yaw, skew),
-while instance-specific distractors (held gestures, random sway, bone-length jitter)
-are kept small, so a short CPU run learns actions."""
+Keywords of :func:`~aimclr.data.synthetic.make_synthetic_actions`: view, body shape
+and timing vary in the ways the augmentations model (yaw, skew), while
+instance-specific distractors (held gestures, random sway, bone-length jitter) are
+kept small, so a short CPU run learns actions."""
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,14 @@ from typing import Any, cast
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
 
 from aimclr.errors import AimCLRError
 from aimclr.nn.distributed import rank, world_size
 from aimclr.training.finite import check_finite_losses
 from aimclr.training.rng import epoch_seed
-from aimclr.training.views import ViewMaker
+from aimclr.training.views import PretrainViews, ViewMaker
 
 __all__ = ["EpochMetrics", "StepMetrics", "epoch_loader", "pretrain_epoch"]
 
@@ -56,8 +57,8 @@ class EpochMetrics:
         losses: mean of every loss term over the epoch's steps, by name, in the
             order of :meth:`~aimclr.model.AimCLROutput.losses`.
         steps: optimiser steps taken.
-        samples: samples seen by all processes together (``steps × batch_size ×
-            world size``).
+        samples: samples seen by all processes together (this process's samples ×
+            world size).
         seconds: wall-clock time of the epoch.
     """
 
@@ -121,12 +122,12 @@ def epoch_loader(
 
 def pretrain_epoch(
     model: nn.Module,
-    dataset: Dataset[Any],
-    views: ViewMaker,
+    data: Dataset[Any] | DataLoader[Any],
+    views: ViewMaker | None,
     optimizer: torch.optim.Optimizer,
     epoch: int,
     *,
-    batch_size: int,
+    batch_size: int | None = None,
     seed: int = 0,
     lr: float | None = None,
     device: torch.device | str | None = None,
@@ -162,13 +163,18 @@ def pretrain_epoch(
 
     Args:
         model: the model, in place; set to train mode.
-        dataset: a map-style data set of ``x (C, T, V, M)`` or ``(x, label, ...)``
-            samples (labels are not used).
+        data: a map-style data set of ``x (C, T, V, M)`` or ``(x, label, ...)``
+            samples (labels are not used), batched by :func:`epoch_loader`; or a
+            :class:`~torch.utils.data.DataLoader` of such batches, used as it is (its
+            batch order is then yours to make resumable).
         views: maps a batch ``(N, C, T, V, M)`` to ``(x_extreme, x_query, x_key)``,
-            see :class:`~aimclr.training.views.ViewMaker`.
+            see :class:`~aimclr.training.views.ViewMaker`; ``None`` =
+            ``PretrainViews(extreme=model.extreme_views)`` (the reference views of the
+            model's configuration, joint stream, NTU layout).
         optimizer: steps the model's trainable parameters.
         epoch: 1-based epoch (decides InfoNCE or NNM, and the seeds).
-        batch_size: samples per step on each process.
+        batch_size: samples per step on each process; needed with a data set, not
+            with a DataLoader.
         seed: the run's seed.
         lr: learning rate for every parameter group during this epoch (e.g.
             :func:`~aimclr.training.schedule.step_lr`); ``None`` leaves the
@@ -180,7 +186,7 @@ def pretrain_epoch(
         scaler: gradient scaler, needed with ``torch.float16`` autocast.
         max_grad_norm: clip the total gradient norm of the optimiser's parameters
             to this value (after unscaling); ``None`` does not clip.
-        num_workers: DataLoader worker processes.
+        num_workers: DataLoader worker processes (with a data set).
         on_step: called with :class:`StepMetrics` after every optimiser step.
 
     Returns:
@@ -191,18 +197,39 @@ def pretrain_epoch(
             raised before anything changes.
         NonFiniteLossError: a loss term became NaN or infinite (on any rank); the
             optimiser step of that batch is not taken.
+
+    Example:
+        >>> from aimclr import AimCLR, STGCN
+        >>> from aimclr.data import SyntheticActionDataset
+        >>> model = AimCLR(STGCN(hidden_channels=2, hidden_dim=8), feature_dim=4, queue_size=16)
+        >>> optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+        >>> data = SyntheticActionDataset(16, num_frames=8)
+        >>> metrics = pretrain_epoch(model, data, None, optimizer, epoch=1, batch_size=8)
+        >>> metrics.steps, sorted(metrics.losses)
+        (2, ['d3m', 'd3m_extreme', 'd3m_extreme_drop', 'info_nce', 'loss'])
     """
     _check_arguments(epoch, batch_size, lr, amp_dtype, max_grad_norm)
     started = time.perf_counter()
     target = _model_device(model) if device is None else torch.device(device)
-    loader = epoch_loader(dataset, batch_size, seed=seed, epoch=epoch, num_workers=num_workers,
-                          pin_memory=target.type == "cuda")  # fmt: skip
-    if len(loader) == 0:
+    if isinstance(data, DataLoader):
+        if batch_size is not None:
+            raise AimCLRError("batch_size is the DataLoader's own; pass batch_size=None "
+                              "with a DataLoader, or pass its data set")  # fmt: skip
+        loader = data
+    elif batch_size is None:
+        raise AimCLRError("batch_size is needed to batch a data set (or pass a DataLoader)")
+    else:
+        loader = epoch_loader(data, batch_size, seed=seed, epoch=epoch, num_workers=num_workers,
+                              pin_memory=target.type == "cuda")  # fmt: skip
+    if isinstance(loader.sampler, Sized) and len(loader) == 0:
         raise AimCLRError(
-            f"the training set ({len(cast(Sized, dataset))} samples) has fewer samples than "
-            f"one batch of {batch_size} per process ({world_size()} process(es)); lower "
-            "batch_size"
+            f"the training set ({len(cast(Sized, loader.dataset))} samples) has fewer samples "
+            f"than one batch of {loader.batch_size} per process ({world_size()} process(es)); "
+            "lower batch_size"
         )
+    if views is None:
+        core = model.module if isinstance(model, DistributedDataParallel) else model
+        views = PretrainViews(extreme=bool(getattr(core, "extreme_views", True)))
     if lr is not None:
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -215,7 +242,7 @@ def pretrain_epoch(
 
     model.train()
     totals: dict[str, torch.Tensor] = {}
-    steps = 0
+    steps = rows = 0
     for step, batch in enumerate(loader, start=1):
         x = _batch_input(batch).to(target, non_blocking=True).float()
         x_extreme, x_query, x_key = views(x, generator=generator)
@@ -243,8 +270,11 @@ def pretrain_epoch(
             total = totals.get(name)
             totals[name] = value.double() if total is None else total + value.double()
         steps += 1
+        rows += x.shape[0]
         if on_step is not None:
             on_step(StepMetrics(epoch, step, x.shape[0], losses, grad_norm))
+    if steps == 0:
+        raise AimCLRError("the DataLoader gave no batches; the epoch trained nothing")
     means = [float(total) / steps for total in torch.stack(list(totals.values())).tolist()]
     seconds = time.perf_counter() - started
     return EpochMetrics(
@@ -252,14 +282,16 @@ def pretrain_epoch(
         lr=float(optimizer.param_groups[0]["lr"]),
         losses=dict(zip(totals, means, strict=True)),
         steps=steps,
-        samples=steps * batch_size * world_size(),
+        samples=rows * world_size(),
         seconds=seconds,
     )
 
 
-def _check_arguments(epoch: int, batch_size: int, lr: float | None,
+def _check_arguments(epoch: int, batch_size: int | None, lr: float | None,
                      amp_dtype: torch.dtype | None, max_grad_norm: float | None) -> None:
     for value, name in ((epoch, "epoch"), (batch_size, "batch_size")):
+        if name == "batch_size" and value is None:
+            continue
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise AimCLRError(f"{name} must be an int >= 1, got {value!r}")
     for number, name in ((lr, "lr"), (max_grad_norm, "max_grad_norm")):

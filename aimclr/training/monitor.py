@@ -42,14 +42,13 @@ class KNNMonitor:
         AimCLRError: ``num_classes`` or a ``k`` below 1, or ``every`` below 0.
 
     Example:
-        >>> from aimclr import STGCN
         >>> from aimclr.data import SyntheticActionDataset
         >>> data = SyntheticActionDataset(24, num_frames=8)
         >>> monitor = KNNMonitor(data, data, num_classes=12, every=2, ks=(1,))
         >>> monitor.due(1), monitor.due(2), monitor.due(3, last_epoch=3)
         (False, True, True)
-        >>> monitor(STGCN(hidden_channels=2, hidden_dim=8))["knn1"]  # a sample is its own neighbour
-        1.0
+        >>> monitor(torch.nn.Flatten())  # raw coordinates: each sample is its own neighbour
+        {'knn1': 1.0}
     """
 
     def __init__(
