@@ -250,20 +250,7 @@ def pretrain_epoch(
             out = model(x_extreme, x_query, x_key, epoch=epoch)
         losses: dict[str, torch.Tensor] = out.losses()
         check_finite_losses(losses, f"epoch {epoch}, step {step}", all_ranks=True)
-        optimizer.zero_grad(set_to_none=True)
-        grad_norm = None
-        if scaler is not None:
-            scaler.scale(out.loss).backward()
-            if max_grad_norm is not None:
-                scaler.unscale_(optimizer)
-                grad_norm = nn.utils.clip_grad_norm_(parameters, max_grad_norm)
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            out.loss.backward()
-            if max_grad_norm is not None:
-                grad_norm = nn.utils.clip_grad_norm_(parameters, max_grad_norm)
-            optimizer.step()
+        grad_norm = _optimizer_step(out.loss, optimizer, scaler, parameters, max_grad_norm)
         # Sums in float64 on the device, in step order: the same numbers as adding
         # the Python floats of every step, without waiting for the device.
         for name, value in losses.items():
@@ -285,6 +272,31 @@ def pretrain_epoch(
         samples=rows * world_size(),
         seconds=seconds,
     )
+
+
+def _optimizer_step(
+    loss: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler | None,
+    parameters: list[torch.Tensor],
+    max_grad_norm: float | None,
+) -> torch.Tensor | None:
+    """Back-propagate ``loss`` (scaled), clip, step; the gradient norm before clipping."""
+    optimizer.zero_grad(set_to_none=True)
+    grad_norm = None
+    if scaler is None:
+        loss.backward()  # type: ignore[no-untyped-call]
+        if max_grad_norm is not None:
+            grad_norm = nn.utils.clip_grad_norm_(parameters, max_grad_norm)
+        optimizer.step()
+        return grad_norm
+    scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
+    if max_grad_norm is not None:
+        scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
+        grad_norm = nn.utils.clip_grad_norm_(parameters, max_grad_norm)
+    scaler.step(optimizer)
+    scaler.update()
+    return grad_norm
 
 
 def _check_arguments(epoch: int, batch_size: int | None, lr: float | None,
