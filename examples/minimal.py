@@ -5,7 +5,7 @@ mining epoch) and a kNN check of the features, in one loop you can read at a
 glance and change freely. ``examples/pretrain.py`` adds what a long run needs
 (resuming, AMP, DDP, logging) through :mod:`aimclr.training`.
 
-    python examples/minimal.py                  # about 3 minutes on 2 CPU cores
+    OMP_NUM_THREADS=1 python examples/minimal.py    # 3 minutes of one CPU core, kNN-20 44.5 %
     python examples/minimal.py --epochs 2 --train-samples 64 --test-samples 32
 """
 

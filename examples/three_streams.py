@@ -11,8 +11,9 @@ motion 0.4 (:func:`aimclr.eval.fuse_scores`).
         --lr-steps 250 --momentum 0.999 --queue-size 32768 --mining-epoch 150 \
         --workdir runs/3s-ntu60-xsub                                            # one GPU
 
-The defaults are a half-size main job (800 training samples, 16 epochs per stream),
-so the three runs together take about as long as one run of ``examples/pretrain.py``.
+The defaults are a half-size main job (800 training samples, 16 epochs per stream: a
+quarter of its pre-training steps each), so that the three streams run on a CPU in
+bounded time.
 Outputs in ``--workdir``: ``STREAM/last.pt`` per stream (readable by
 ``examples/evaluate.py``), ``STREAM/scores.pt`` (test logits) and ``results.json``.
 """
