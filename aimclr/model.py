@@ -50,7 +50,11 @@ from aimclr.errors import AimCLRError
 from aimclr.losses import Reduction
 from aimclr.nn.distributed import gather_row_counts, is_distributed
 from aimclr.nn.eadm import EADM
-from aimclr.nn.encoder import SkeletonEncoder, encoder_width, missing_members
+from aimclr.nn.encoder import (
+    FeatureMapEncoder,
+    InputCheckingEncoder,
+    encoder_width,
+)
 from aimclr.nn.heads import ProjectionHead
 from aimclr.nn.momentum import copy_and_freeze, update_momentum
 from aimclr.nn.queue import MomentumQueue
@@ -193,13 +197,13 @@ class AimCLR(nn.Module):
         encoder: the query encoder; default ``STGCN()`` (AimCLR's 1/4-width ST-GCN,
             hidden_dim 256, dropout 0.5). The minimum is any module mapping
             ``(N, C, T, V, M)`` to ``(N, D_enc)`` with ``encoder_dim`` given: every
-            preset without EADM works. A :class:`~aimclr.nn.encoder.SkeletonEncoder`
-            (``out_channels``, ``check_input``, ``features``, ``pool``, as
-            :class:`~aimclr.nn.stgcn.STGCN`) also gives ``D_enc``, has every view
-            checked by its ``check_input`` before any state changes, and supports
-            EADM and :meth:`compile_features`.
-        encoder_dim: ``D_enc``; read from ``encoder.out_channels`` of a
-            :class:`~aimclr.nn.encoder.SkeletonEncoder` when not given.
+            preset without EADM works. Each further member of the contract
+            (:mod:`aimclr.nn.encoder`) adds a capability: ``out_channels`` gives
+            ``D_enc``; ``check_input`` has every view checked by the encoder's own
+            rules before any state changes; ``features`` and ``pool`` support EADM
+            and :meth:`compile_features`. :class:`~aimclr.nn.stgcn.STGCN` has them
+            all (:class:`~aimclr.nn.encoder.SkeletonEncoder`).
+        encoder_dim: ``D_enc``; read from ``encoder.out_channels`` when not given.
         feature_dim: ``D``, the projection (and queue key) dimension.
         head_hidden_dim: hidden width of the projection head; default ``D_enc``.
         queue_size: ``K``.
@@ -210,7 +214,7 @@ class AimCLR(nn.Module):
             query (``True``), or use the extreme view as the only query of InfoNCE
             (``False``, the "extreme only" row). Requires ``extreme_views``.
         use_eadm: also embed the EADM-dropped extreme view (``L_ed``). Requires
-            ``use_d3m`` and a :class:`~aimclr.nn.encoder.SkeletonEncoder`.
+            ``use_d3m`` and a :class:`~aimclr.nn.encoder.FeatureMapEncoder`.
         use_nnm: switch InfoNCE to NNM after ``mining_epoch``.
         nnm_top_k: neighbours per query view for NNM.
         nnm_reduction: ``"mean"`` over positives (reference) or ``"sum"`` (Eq. 9).
@@ -234,7 +238,7 @@ class AimCLR(nn.Module):
 
     Raises:
         AimCLRError: inconsistent switches, out-of-range numbers, EADM requested
-            for an encoder that is not a :class:`~aimclr.nn.encoder.SkeletonEncoder`
+            for an encoder that is not a :class:`~aimclr.nn.encoder.FeatureMapEncoder`
             (the message lists what it lacks), or an unknown ``D_enc``.
 
     Example:
@@ -281,13 +285,12 @@ class AimCLR(nn.Module):
             raise AimCLRError(
                 "use_eadm=True needs use_d3m=True (the EADM-dropped view only enters D3M)"
             )
-        full_contract = isinstance(encoder, SkeletonEncoder)
-        if use_eadm and not full_contract:
+        if use_eadm and not isinstance(encoder, FeatureMapEncoder):
             raise AimCLRError(
                 f"use_eadm=True needs an encoder with the split feature path of "
-                f"aimclr.nn.SkeletonEncoder (out_channels, check_input, features(x), "
-                f"pool(feature_map, M)); {type(encoder).__name__} lacks "
-                f"{', '.join(missing_members(encoder))}: add them or pass use_eadm=False"
+                f"aimclr.nn.FeatureMapEncoder (features(x) -> (N·M, D_enc, T', V) and "
+                f"pool(feature_map, M) -> (N, D_enc)); {type(encoder).__name__} lacks "
+                f"{_missing_feature_path(encoder)}: add them or pass use_eadm=False"
             )
         if nnm_reduction not in ("mean", "sum"):
             raise AimCLRError(f"nnm_reduction must be 'mean' or 'sum', got {nnm_reduction!r}")
@@ -320,7 +323,8 @@ class AimCLR(nn.Module):
         self.nnm_reduction: Reduction = nnm_reduction
         self.mining_epoch = mining_epoch
         self.check_finite_inputs = check_finite_inputs
-        self._checks_input = full_contract  # validate views with encoder_q.check_input
+        # Validate views with the encoder's own rules where it has them.
+        self._checks_input = isinstance(encoder, InputCheckingEncoder)
 
     # ------------------------------------------------------------------ presets
 
@@ -457,15 +461,15 @@ class AimCLR(nn.Module):
             **options: passed to :func:`torch.compile`, e.g. ``mode="reduce-overhead"``.
 
         Raises:
-            AimCLRError: the encoder is not a :class:`~aimclr.nn.encoder.SkeletonEncoder`
+            AimCLRError: the encoder is not a :class:`~aimclr.nn.encoder.FeatureMapEncoder`
                 (it has no ``features``/``pool`` split to compile).
         """
         for encoder in (self.encoder_q, self.encoder_k):
-            if not isinstance(encoder, SkeletonEncoder):
+            if not isinstance(encoder, FeatureMapEncoder):
                 raise AimCLRError(
                     f"compile_features needs encoders with the split feature path of "
-                    f"aimclr.nn.SkeletonEncoder (e.g. aimclr.nn.STGCN); "
-                    f"{type(encoder).__name__} lacks {', '.join(missing_members(encoder))}"
+                    f"aimclr.nn.FeatureMapEncoder (e.g. aimclr.nn.STGCN); "
+                    f"{type(encoder).__name__} lacks {_missing_feature_path(encoder)}"
                 )
             encoder.features = torch.compile(encoder.features, **options)  # type: ignore[method-assign]
 
@@ -613,7 +617,7 @@ class AimCLR(nn.Module):
             present = {k: v for k, v in views.items() if v is not None}
             batch = _check_views(present, self.queue.size, self.queue.keys.device)
             if self._checks_input:  # the encoder's own layout rules, per view
-                _check_encoder_input(cast(SkeletonEncoder, self.encoder_q), present)
+                _check_encoder_input(cast(InputCheckingEncoder, self.encoder_q), present)
             if self.check_finite_inputs:
                 check_finite(present, "; nothing was changed, the batch can be skipped")
             error = None
@@ -639,7 +643,7 @@ class AimCLR(nn.Module):
         if self.eadm is None:
             return self._project(x), None
         # One backbone pass; both embeddings share the feature map (as the reference).
-        encoder = cast(SkeletonEncoder, self.encoder_q)  # use_eadm needs one
+        encoder = cast(FeatureMapEncoder, self.encoder_q)  # use_eadm needs one
         persons = x.shape[-1]
         feature_map = encoder.features(x)
         pooled = encoder.pool(feature_map, persons)
@@ -704,13 +708,17 @@ def check_finite_views(views: Mapping[str, torch.Tensor | None]) -> None:
     check_finite(present)
 
 
-def _check_encoder_input(encoder: SkeletonEncoder, views: Mapping[str, torch.Tensor]) -> None:
+def _check_encoder_input(encoder: InputCheckingEncoder, views: Mapping[str, torch.Tensor]) -> None:
     """Run the encoder's ``check_input`` on every view; errors start with the view's name."""
     for name, view in views.items():
         try:
             encoder.check_input(view)
         except (ValueError, TypeError) as error:  # AimCLRError is a ValueError
             raise AimCLRError(f"{name}: {error}") from error
+
+
+def _missing_feature_path(encoder: object) -> str:
+    return " and ".join(name for name in ("features", "pool") if not hasattr(encoder, name))
 
 
 def _required(x: torch.Tensor | None, name: str) -> torch.Tensor:

@@ -1,19 +1,30 @@
 """Bone and motion streams derived from joint positions.
 
 AimCLR trains one model per stream (joint, bone, motion) and fuses their scores.
-Both functions accept a batch ``(N, C, T, V, M)`` or one sample ``(C, T, V, M)``
-and keep the input's device and dtype.
+The tensor functions accept a batch ``(N, C, T, V, M)`` or one sample
+``(C, T, V, M)`` and keep the input's device and dtype; :func:`stream_dataset`
+converts a whole data set.
 """
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 import torch
+from torch.utils.data import DataLoader, Dataset
 
 from aimclr._checks import check_floating, check_rank, check_tensor, describe
+from aimclr.data.arrays import SkeletonTensorDataset
 from aimclr.errors import AimCLRError
 from aimclr.graph import SkeletonLayout, get_layout
 
-__all__ = ["to_bone", "to_motion", "to_stream"]
+__all__ = ["STREAMS", "Stream", "stream_dataset", "to_bone", "to_motion", "to_stream"]
+
+Stream = Literal["joint", "bone", "motion"]
+"""The name of a stream."""
+
+STREAMS: tuple[Stream, ...] = ("joint", "bone", "motion")
+"""The streams of the paper's 3s-AimCLR, in the order of its tables."""
 
 _LAYOUTS = ("(N, C, T, V, M)", "(C, T, V, M)")
 
@@ -107,3 +118,50 @@ def _check_stream_input(x: torch.Tensor) -> None:
     check_tensor(x, "x")
     check_rank(x, "x", _LAYOUTS)
     check_floating(x, "x")
+
+
+def stream_dataset(
+    dataset: Dataset[Any],
+    stream: str,
+    layout: str | SkeletonLayout = "ntu-rgb+d",
+    batch_size: int = 512,
+) -> Dataset[Any]:
+    """``dataset`` with every sample converted to ``stream``, for evaluation protocols.
+
+    The joint stream returns ``dataset`` itself. Bone and motion read the data set
+    once in batches and hold the converted samples in memory as a
+    :class:`~aimclr.data.arrays.SkeletonTensorDataset` (a memory-mapped NTU
+    array becomes an in-memory float32 copy of the same size). To convert batches
+    on the fly during pre-training, apply :func:`to_stream` to the augmented
+    views instead (:class:`~aimclr.training.views.PretrainViews` does).
+
+    Args:
+        dataset: samples ``(x (C, T, V, M), label)``; ``x`` is cast to float32.
+        stream: ``"joint"``, ``"bone"`` or ``"motion"``.
+        layout: the skeleton of the samples, used by the bone stream.
+        batch_size: samples converted at a time.
+
+    Returns:
+        A data set of ``(stream of x (C, T, V, M), label)`` in the order of
+        ``dataset``, labels as a 1-D integer tensor.
+
+    Raises:
+        AimCLRError: an unknown stream, an empty data set, or samples
+            :func:`to_stream` rejects.
+
+    Example:
+        >>> from aimclr.data import SyntheticActionDataset
+        >>> bones = stream_dataset(SyntheticActionDataset(4, num_frames=8), "bone")
+        >>> x, label = bones[0]
+        >>> tuple(x.shape), float(x[:, :, 20].abs().max())  # the centre joint's bone is 0
+        ((3, 8, 25, 1), 0.0)
+    """
+    if stream not in STREAMS:
+        raise AimCLRError(f"unknown stream {stream!r}; expected 'joint', 'bone' or 'motion'")
+    if stream == "joint":
+        return dataset
+    loader = DataLoader(dataset, batch_size=batch_size)
+    if len(loader) == 0:
+        raise AimCLRError("dataset is empty; at least one sample is needed")
+    xs, ys = zip(*((to_stream(x.float(), stream, layout), y) for x, y in loader), strict=True)
+    return SkeletonTensorDataset(torch.cat(xs), torch.cat(ys))

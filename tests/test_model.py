@@ -177,9 +177,9 @@ def test_plain_encoders_work_without_eadm_and_say_so_with_it() -> None:
         AimCLRError,
         match=re.escape(
             "use_eadm=True needs an encoder with the split feature path of "
-            "aimclr.nn.SkeletonEncoder (out_channels, check_input, features(x), "
-            "pool(feature_map, M)); FlatEncoder lacks out_channels, check_input, features, "
-            "pool: add them or pass use_eadm=False"
+            "aimclr.nn.FeatureMapEncoder (features(x) -> (N·M, D_enc, T', V) and "
+            "pool(feature_map, M) -> (N, D_enc)); FlatEncoder lacks features and pool: add "
+            "them or pass use_eadm=False"
         ),
     ):
         AimCLR(encoder, queue_size=24, encoder_dim=6)
@@ -451,7 +451,7 @@ def test_compile_features_wraps_only_the_backbones() -> None:
 def test_compile_features_needs_a_feature_path() -> None:
     model = AimCLR.preset("skeletonclr", FlatEncoder(8), encoder_dim=6, feature_dim=4,
                           queue_size=8)  # fmt: skip
-    with pytest.raises(AimCLRError, match="FlatEncoder lacks out_channels, check_input"):
+    with pytest.raises(AimCLRError, match="FlatEncoder lacks features and pool"):
         model.compile_features()
 
 
@@ -652,3 +652,39 @@ def test_a_training_step_reads_no_tensor_value() -> None:
     model.check_finite_inputs = True  # the documented exception: one synchronisation
     with pytest.raises(RuntimeError, match="meta tensors"):
         model(*views, epoch=2)
+
+
+class FeaturePathOnly(nn.Module):
+    """A third-party encoder with features/pool but neither out_channels nor check_input."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, kernel_size=1)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, t, v, m = x.shape
+        return torch.relu(self.conv(x.permute(0, 4, 1, 2, 3).reshape(n * m, c, t, v)))
+
+    def pool(self, feature_map: torch.Tensor, num_persons: int) -> torch.Tensor:
+        pooled = feature_map.mean(dim=(2, 3))
+        return pooled.view(-1, num_persons, pooled.shape[1]).mean(dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.features(x), x.shape[-1])
+
+
+def test_each_member_of_the_contract_adds_its_capability_on_its_own() -> None:
+    from aimclr.nn import FeatureMapEncoder, InputCheckingEncoder, SkeletonEncoder, WidthEncoder
+
+    encoder = FeaturePathOnly()
+    assert isinstance(encoder, FeatureMapEncoder)
+    assert not isinstance(encoder, (InputCheckingEncoder, WidthEncoder, SkeletonEncoder))
+    torch.manual_seed(0)
+    model = AimCLR(encoder, feature_dim=4, queue_size=16, encoder_dim=6)  # EADM: features/pool
+    out = model(*three_views())
+    assert out.d3m_extreme_drop is not None and torch.isfinite(out.loss)
+    # Without check_input only the common layout is checked: a 2-channel view reaches the
+    # encoder's first layer and fails there, not in AimCLR's validation.
+    x_e, x_q, x_k = three_views()
+    with pytest.raises(RuntimeError):
+        model(x_e[:, :2], x_q[:, :2], x_k[:, :2], epoch=1)

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 import aimclr.model
+from aimclr.data import open_dataset
 from aimclr.eval import extract_features, knn_accuracy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,7 +105,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(
     ("arguments", "message"),
     [
         (["--data", "missing.npz"], "missing.npz"),
-        (["--data", "data.csv"], "--data must be 'synthetic', 'ntu:DIR' or a .npz file"),
+        (["--data", "data.csv"], "must be 'synthetic', 'ntu:DIR' or a .npz file, got 'data"),
         (["--data", "ntu:nowhere"], "no train_position.npy or train_data.npy in nowhere"),
     ],
 )
@@ -157,16 +158,13 @@ def test_two_process_torchrun_smoke(tmp_path: Path) -> None:
 
 
 def load_evaluate() -> ModuleType:
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        spec = importlib.util.spec_from_file_location("aimclr_example_evaluate",
-                                                      SCRIPT.parent / "evaluate.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
+    # No sys.path change: evaluate.py imports nothing from examples/.
+    spec = importlib.util.spec_from_file_location("aimclr_example_evaluate",
+                                                  SCRIPT.parent / "evaluate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
     return module
 
 
@@ -183,7 +181,7 @@ def test_evaluate_a_library_checkpoint(
     result = evaluate.evaluate([str(tmp_path / "last.pt"), "--protocol", protocol,
                                 "--eval-epochs", "2", "--eval-batch-size", "16",
                                 "--label-fraction", "0.5", *scores, *EVAL_DATA])
-    data = pretrain.load_data(pretrain.parse_args(EVAL_DATA))
+    data = open_dataset("synthetic", num_frames=16, train_samples=48, test_samples=24)
     test_labels = torch.tensor([int(y) for _, y in data.test])
     if protocol == "knn":  # the library's kNN on the checkpoint's encoder, recomputed here
         model = pretrain.build_model(pretrain.parse_args([*TINY, *EVAL_DATA]))

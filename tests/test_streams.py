@@ -72,3 +72,20 @@ def test_bad_input() -> None:
         to_motion(torch.zeros(3, 4, 25, 1, dtype=torch.int64))
     with pytest.raises(AimCLRError, match="unknown stream 'velocity'"):
         to_stream(torch.zeros(3, 4, 25, 1), "velocity")
+
+
+def test_stream_dataset_converts_every_sample() -> None:
+    from aimclr.data import SkeletonTensorDataset
+    from aimclr.streams import stream_dataset
+
+    x = torch.randn(5, 3, 6, 25, 1)
+    data = SkeletonTensorDataset(x, [0, 1, 2, 1, 0])
+    assert stream_dataset(data, "joint") is data
+    for stream, convert in (("bone", to_bone), ("motion", to_motion)):
+        converted = stream_dataset(data, stream, batch_size=2)  # batches do not matter
+        assert [int(converted[i][1]) for i in range(5)] == [0, 1, 2, 1, 0]
+        assert all(torch.equal(converted[i][0], convert(x[i])) for i in range(5))
+    with pytest.raises(AimCLRError, match="unknown stream 'velocity'"):
+        stream_dataset(data, "velocity")
+    with pytest.raises(AimCLRError, match="dataset is empty"):
+        stream_dataset(SkeletonTensorDataset(x[:0], []), "bone")

@@ -12,6 +12,8 @@
 * :mod:`aimclr.data.subsets` — class-balanced label subsets (semi-supervised).
 * :mod:`aimclr.data.prepare` — raw NTU RGB+D / PKU-MMD files to the reference arrays
   (``python -m aimclr.data.prepare``; imported on its own, not re-exported here).
+* :mod:`aimclr.data.sources` — :func:`open_dataset`: train / test sets named by a
+  spec string (``"synthetic"``, ``"ntu:DIR"``, a ``.npz`` file).
 """
 
 from aimclr.data.arrays import SkeletonNpyDataset, SkeletonTensorDataset, load_label_file
@@ -26,6 +28,12 @@ from aimclr.data.preprocess import (
 )
 from aimclr.data.ragged import NonFinitePolicy, RaggedSkeletons, load_npz
 from aimclr.data.sizes import check_knn_k, check_queue_size
+from aimclr.data.sources import (
+    SHORT_RUN_SYNTHETIC,
+    DatasetSplits,
+    open_dataset,
+    parse_synthetic_options,
+)
 from aimclr.data.splits import (
     SplitSpec,
     check_split,
@@ -47,7 +55,9 @@ from aimclr.data.synthetic import (
 )
 
 __all__ = [
+    "SHORT_RUN_SYNTHETIC",
     "SYNTHETIC_CLASSES",
+    "DatasetSplits",
     "NonFinitePolicy",
     "RaggedSkeletons",
     "SkeletonNpyDataset",
@@ -63,8 +73,10 @@ __all__ = [
     "load_label_file",
     "load_npz",
     "make_synthetic_actions",
+    "open_dataset",
     "pad_persons",
     "parse_split",
+    "parse_synthetic_options",
     "preprocess_sample",
     "read_index_file",
     "resize_sequence",

@@ -19,17 +19,19 @@ What the AimCLR reference does (spec §6) and what this module mirrors:
   ``semi_evaluation``.
 * **Fusion** (:func:`fuse_scores`): weighted sum of raw logits, joint 0.6,
   bone 0.6, motion 0.4.
+* **Baseline** (:func:`raw_1nn_accuracy`): Euclidean 1-NN on the raw
+  coordinates, what a classifier gets without any learning.
 
 Accuracies are fractions in ``[0, 1]``. Data arguments accept a dataset of
 ``(x, label)`` pairs or an ``(x, labels)`` tuple of tensors, with ``x`` shaped
 ``(N, C, T, V, M)``.
 
 The names below are defined in the submodules :mod:`aimclr.eval.features`,
-:mod:`aimclr.eval.knn`, :mod:`aimclr.eval.metrics`, :mod:`aimclr.eval.classifiers`
-and :mod:`aimclr.eval.protocols`, and imported here.
+:mod:`aimclr.eval.knn`, :mod:`aimclr.eval.metrics`, :mod:`aimclr.eval.classifiers`,
+:mod:`aimclr.eval.protocols` and :mod:`aimclr.eval.baselines`, and imported here.
 """
 
-
+from aimclr.eval.baselines import euclidean_1nn_accuracy, raw_1nn_accuracy
 from aimclr.eval.classifiers import EncoderClassifier, LinearProbe
 from aimclr.eval.features import extract_features
 from aimclr.eval.knn import knn_accuracy, knn_predict, knn_scores
@@ -46,6 +48,7 @@ __all__ = [
     "EncoderClassifier",
     "EvalResult",
     "LinearProbe",
+    "euclidean_1nn_accuracy",
     "extract_features",
     "finetune",
     "fuse_scores",
@@ -53,6 +56,7 @@ __all__ = [
     "knn_predict",
     "knn_scores",
     "linear_evaluation",
+    "raw_1nn_accuracy",
     "semi_supervised_finetune",
     "topk_accuracy",
 ]

@@ -1,20 +1,22 @@
 """The encoder contract of :class:`~aimclr.model.AimCLR`: what a skeleton encoder provides.
 
-Two levels:
+Every member beyond the embedding itself is optional and adds one capability, so a
+third-party encoder offers what it has:
 
 * **Minimum** — any :class:`torch.nn.Module` that maps ``(N, C, T, V, M)`` to
-  ``(N, D_enc)``, with ``D_enc`` passed as ``AimCLR(encoder, encoder_dim=D_enc)``.
-  AimCLR checks the views' common layout (rank 5, floating, one batch size, dtype and
-  device) and trains every preset without EADM.
-* **Full** — a :class:`SkeletonEncoder`: the module also has ``out_channels``
-  (``D_enc``), ``check_input``, ``features`` and ``pool``. AimCLR then reads ``D_enc``
-  from ``out_channels``, validates every view with the encoder's own ``check_input``
-  before any state changes (errors name the view), and supports EADM
-  (``use_eadm=True``, which acts on the map between ``features`` and ``pool``) and
-  :meth:`~aimclr.model.AimCLR.compile_features`.
+  ``(N, D_enc)``. AimCLR checks the views' common layout (rank 5, floating, one batch
+  size, dtype and device) and trains every preset without EADM.
+* ``out_channels`` (:class:`WidthEncoder`) — ``D_enc``, so that ``AimCLR(encoder)``
+  needs no ``encoder_dim``.
+* ``check_input`` (:class:`InputCheckingEncoder`) — the encoder's own layout rules;
+  AimCLR runs it on every view before any state changes (errors name the view).
+* ``features`` and ``pool`` (:class:`FeatureMapEncoder`) — the split feature path that
+  EADM (``use_eadm=True``, which acts on the map between the two) and
+  :meth:`~aimclr.model.AimCLR.compile_features` need.
 
-:class:`~aimclr.nn.stgcn.STGCN` satisfies the full contract. So does this small
-third-party encoder (a per-frame linear map over the joints):
+:class:`SkeletonEncoder` is the **full** contract: all of the above.
+:class:`~aimclr.nn.stgcn.STGCN` satisfies it. So does this small third-party encoder
+(a per-frame linear map over the joints):
 
 Example:
     >>> import torch
@@ -55,14 +57,62 @@ from torch import nn
 from aimclr._checks import check_int
 from aimclr.errors import AimCLRError
 
-__all__ = ["SkeletonEncoder", "encoder_width", "missing_members"]
+__all__ = [
+    "FeatureMapEncoder",
+    "InputCheckingEncoder",
+    "SkeletonEncoder",
+    "WidthEncoder",
+    "encoder_width",
+    "missing_members",
+]
 
 _MEMBERS = ("out_channels", "check_input", "features", "pool")
 
 
 @runtime_checkable
-class SkeletonEncoder(Protocol):
-    """The full encoder contract: an embedding, its width and the split feature path.
+class WidthEncoder(Protocol):
+    """An encoder that states its embedding width ``D_enc`` as ``out_channels``."""
+
+    @property
+    def out_channels(self) -> int:
+        """Embedding width ``D_enc`` of the ``(N, D_enc)`` output (an ``int``)."""
+        ...
+
+
+@runtime_checkable
+class InputCheckingEncoder(Protocol):
+    """An encoder that can vet an input before anything runs on it."""
+
+    def check_input(self, x: torch.Tensor) -> None:
+        """Raise (preferably :class:`~aimclr.errors.AimCLRError`) unless ``x``
+        ``(N, C, T, V, M)`` fits the encoder; change no state."""
+        ...
+
+
+@runtime_checkable
+class FeatureMapEncoder(Protocol):
+    """An encoder split into a feature map and its pooling (what EADM needs).
+
+    ``encoder(x)`` must equal ``pool(features(x), M)``:
+
+    * ``features(x)``: ``(N, C, T, V, M)`` → the final feature map ``(N·M, D_enc, T', V)``
+      (persons folded into the batch, sample-major: row ``n·M + m``), before pooling;
+    * ``pool(feature_map, num_persons)``: ``(N·M, D_enc, T', V)`` → ``(N, D_enc)``.
+    """
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The final feature map ``(N·M, D_enc, T', V)`` of ``x`` ``(N, C, T, V, M)``."""
+        ...
+
+    def pool(self, feature_map: torch.Tensor, num_persons: int) -> torch.Tensor:
+        """Pool ``(N·M, D_enc, T', V)`` to ``(N, D_enc)``."""
+        ...
+
+
+@runtime_checkable
+class SkeletonEncoder(WidthEncoder, InputCheckingEncoder, FeatureMapEncoder, Protocol):
+    """The full encoder contract: an embedding, its width, its input check and the split
+    feature path.
 
     ``isinstance(encoder, SkeletonEncoder)`` tells whether an object has every member
     (it checks that the names exist, not their signatures). The behaviour each member
@@ -74,35 +124,17 @@ class SkeletonEncoder(Protocol):
     * ``check_input(x)``: raise (preferably :class:`~aimclr.errors.AimCLRError`) unless
       ``x`` fits the encoder; change no state. AimCLR calls it on every view before
       the step touches any state;
-    * ``features(x)``: ``(N, C, T, V, M)`` → the final feature map ``(N·M, D_enc, T', V)``
-      (persons folded into the batch, sample-major: row ``n·M + m``), before pooling;
-    * ``pool(feature_map, num_persons)``: ``(N·M, D_enc, T', V)`` → ``(N, D_enc)``.
+    * ``features(x)`` and ``pool(feature_map, num_persons)``: as
+      :class:`FeatureMapEncoder`.
     """
-
-    @property
-    def out_channels(self) -> int:
-        """Embedding width ``D_enc``."""
-        ...
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """Embed ``(N, C, T, V, M)`` sequences as ``(N, out_channels)``."""
         ...
 
-    def check_input(self, x: torch.Tensor) -> None:
-        """Raise unless ``x`` ``(N, C, T, V, M)`` fits the encoder."""
-        ...
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The final feature map ``(N·M, out_channels, T', V)`` of ``x`` ``(N, C, T, V, M)``."""
-        ...
-
-    def pool(self, feature_map: torch.Tensor, num_persons: int) -> torch.Tensor:
-        """Pool ``(N·M, out_channels, T', V)`` to ``(N, out_channels)``."""
-        ...
-
 
 def missing_members(encoder: object) -> list[str]:
-    """The members of :class:`SkeletonEncoder` that ``encoder`` lacks, in contract order.
+    """The members of the full :class:`SkeletonEncoder` that ``encoder`` lacks, in order.
 
     Example:
         >>> missing_members(torch.nn.Linear(3, 4))
@@ -114,13 +146,13 @@ def missing_members(encoder: object) -> list[str]:
 def encoder_width(encoder: nn.Module, encoder_dim: int | None = None) -> int:
     """The embedding width ``D_enc`` of ``encoder``'s ``(N, D_enc)`` output.
 
-    ``encoder_dim`` when given (checked against ``out_channels`` for a
-    :class:`SkeletonEncoder`), else the ``out_channels`` of a :class:`SkeletonEncoder`.
+    ``encoder_dim`` when given (checked against ``out_channels`` where the encoder is a
+    :class:`WidthEncoder`), else the encoder's ``out_channels``.
     Use it to size a classifier or a projection head on top of any encoder.
 
     Args:
         encoder: the encoder.
-        encoder_dim: the width, for an encoder that is not a :class:`SkeletonEncoder`.
+        encoder_dim: the width, for an encoder without ``out_channels``.
 
     Returns:
         ``D_enc``.
@@ -134,7 +166,7 @@ def encoder_width(encoder: nn.Module, encoder_dim: int | None = None) -> int:
         >>> encoder_width(STGCN(hidden_dim=64)), encoder_width(torch.nn.Linear(3, 8), 8)
         (64, 8)
     """
-    full = isinstance(encoder, SkeletonEncoder)
+    full = isinstance(encoder, WidthEncoder)
     if full:
         width = check_int(encoder.out_channels, f"{type(encoder).__name__}.out_channels")
     if encoder_dim is not None:
@@ -149,6 +181,6 @@ def encoder_width(encoder: nn.Module, encoder_dim: int | None = None) -> int:
         return width
     raise AimCLRError(
         f"cannot tell the output width of {type(encoder).__name__}: pass encoder_dim "
-        "(the D_enc of its (N, D_enc) output), or give it the members of "
-        f"aimclr.nn.SkeletonEncoder (it lacks {', '.join(missing_members(encoder))})"
+        "(the D_enc of its (N, D_enc) output), or give it an int attribute or property "
+        "out_channels (aimclr.nn.WidthEncoder)"
     )

@@ -1,0 +1,116 @@
+"""A kNN monitor: how well the encoder's features separate the classes, during training."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from aimclr.errors import AimCLRError
+from aimclr.eval.features import extract_features
+from aimclr.eval.knn import knn_accuracy
+
+__all__ = ["KNNMonitor"]
+
+
+class KNNMonitor:
+    """kNN accuracy of an encoder's pooled features on a labelled train / test split.
+
+    The features of both sets are extracted without augmentation, in eval mode and
+    without gradients (:func:`~aimclr.eval.features.extract_features`); every ``k``
+    gives the accuracy of :func:`~aimclr.eval.knn.knn_accuracy`: cosine similarity,
+    the ``k`` most similar training samples voting with weight ``exp(sim /
+    temperature)`` (the SimSiam ``knn_monitor`` of the reference code). Labels are
+    used here only, never by pre-training.
+
+    Args:
+        train: data set of ``(x (C, T, V, M), label)``; the memory bank.
+        test: data set of ``(x, label)`` to classify.
+        num_classes: ``K``; labels lie in ``[0, K)``.
+        every: :meth:`due` every this many epochs; 0 = never.
+        transform: applied to every batch ``(B, C, T, V, M)`` (as float32) before the
+            encoder, e.g. ``functools.partial(aimclr.to_stream, stream="bone")``.
+        ks: neighbour counts; the result has a key ``f"knn{k}"`` for each.
+        temperature: vote temperature.
+        batch_size: samples per forward pass.
+        device: where the encoder runs; ``None`` = the encoder's device.
+
+    Raises:
+        AimCLRError: ``num_classes`` or a ``k`` below 1, or ``every`` below 0.
+
+    Example:
+        >>> from aimclr.data import SyntheticActionDataset
+        >>> data = SyntheticActionDataset(24, num_frames=8)
+        >>> monitor = KNNMonitor(data, data, num_classes=12, every=2, ks=(1,))
+        >>> monitor.due(1), monitor.due(2), monitor.due(3, last_epoch=3)
+        (False, True, True)
+        >>> monitor(torch.nn.Flatten())  # raw coordinates: each sample is its own neighbour
+        {'knn1': 1.0}
+    """
+
+    def __init__(
+        self,
+        train: Dataset[Any],
+        test: Dataset[Any],
+        num_classes: int,
+        *,
+        every: int = 1,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        ks: Sequence[int] = (200, 1),
+        temperature: float = 0.1,
+        batch_size: int = 256,
+        device: torch.device | str | None = None,
+    ) -> None:
+        for value, name, minimum in ((num_classes, "num_classes", 1), (every, "every", 0),
+                                     *((k, "each k in ks", 1) for k in ks)):  # fmt: skip
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise AimCLRError(f"{name} must be an int >= {minimum}, got {value!r}")
+        self.train, self.test = train, test
+        self.num_classes = num_classes
+        self.every = every
+        self.transform = transform
+        self.ks = tuple(ks)
+        self.temperature = temperature
+        self.batch_size = batch_size
+        self.device = device
+
+    def due(self, epoch: int, last_epoch: int | None = None) -> bool:
+        """Whether to measure after ``epoch``: every ``every`` epochs and after the last."""
+        return bool(self.every) and (epoch % self.every == 0 or epoch == last_epoch)
+
+    def features(
+        self, encoder: nn.Module
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Pooled features and labels of both sets, on the CPU.
+
+        Returns:
+            ``(train_x (N_train, D), train_y (N_train,), test_x (N_test, D),
+            test_y (N_test,))``.
+        """
+        train_x, train_y = self._extract(encoder, self.train)
+        test_x, test_y = self._extract(encoder, self.test)
+        return train_x, train_y, test_x, test_y
+
+    def __call__(self, encoder: nn.Module) -> dict[str, float]:
+        """The accuracy in ``[0, 1]`` for every ``k``, by ``f"knn{k}"``."""
+        train_x, train_y, test_x, test_y = self.features(encoder)
+        return {
+            f"knn{k}": knn_accuracy(train_x, train_y, test_x, test_y, k=k,
+                                    temperature=self.temperature, num_classes=self.num_classes)
+            for k in self.ks
+        }  # fmt: skip
+
+    def _extract(self, encoder: nn.Module, dataset: Dataset[Any]
+                 ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+        feats, labels = extract_features(encoder, self._batches(dataset), device=self.device)
+        if labels is None:
+            raise AimCLRError("the kNN monitor needs labelled (x, label) samples")
+        return feats.cpu(), labels.cpu()
+
+    def _batches(self, dataset: Dataset[Any]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for x, y in DataLoader(dataset, batch_size=self.batch_size):
+            x = x.float()
+            yield (x if self.transform is None else self.transform(x)), y
