@@ -17,6 +17,7 @@ import torch
 import aimclr.model
 from aimclr.data import open_dataset
 from aimclr.eval import extract_features, knn_accuracy
+from aimclr.training import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "examples" / "pretrain.py"
@@ -106,7 +107,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(
     [
         (["--data", "missing.npz"], "missing.npz"),
         (["--data", "data.csv"], "must be 'synthetic', 'ntu:DIR' or a .npz file, got 'data"),
-        (["--data", "ntu:nowhere"], "no train_position.npy or train_data.npy in nowhere"),
+        (["--data", "ntu:nowhere"], "--data ntu:nowhere: no folder 'nowhere'"),
     ],
 )
 def test_bad_data_fails_before_training(
@@ -184,7 +185,7 @@ def test_evaluate_a_library_checkpoint(
     data = open_dataset("synthetic", num_frames=16, train_samples=48, test_samples=24)
     test_labels = torch.tensor([int(y) for _, y in data.test])
     if protocol == "knn":  # the library's kNN on the checkpoint's encoder, recomputed here
-        model = pretrain.build_model(pretrain.parse_args([*TINY, *EVAL_DATA]))
+        model = cli.build_model(pretrain.parse_args([*TINY, *EVAL_DATA]))
         model.load_state_dict(torch.load(tmp_path / "last.pt")["model"])
         train_x, train_y = extract_features(model.encoder_q, data.train)
         test_x, _ = extract_features(model.encoder_q, data.test)
