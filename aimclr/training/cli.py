@@ -39,6 +39,7 @@ from aimclr.data.sources import (
     parse_synthetic_options,
 )
 from aimclr.data.splits import parse_split
+from aimclr.data.synthetic import make_synthetic_actions
 from aimclr.errors import AimCLRError, AimCLRWarning
 from aimclr.graph import LAYOUTS, SkeletonLayout, get_layout
 from aimclr.model import PRESETS, AimCLR
@@ -187,10 +188,11 @@ def int_list(minimum: int = 1) -> Callable[[str], list[int]]:
 
 
 def synthetic_option(text: str) -> str:
-    """An argparse ``type=`` for ``NAME=VALUE`` keywords of the synthetic set
-    (:func:`~aimclr.data.sources.parse_synthetic_options` checks it)."""
+    """An argparse ``type=`` for ``NAME=VALUE`` keywords of the synthetic set: the form
+    (:func:`~aimclr.data.sources.parse_synthetic_options`) and the value (one tiny
+    sample of :func:`~aimclr.data.synthetic.make_synthetic_actions` with it)."""
     try:
-        parse_synthetic_options([text])
+        make_synthetic_actions(1, num_frames=2, **parse_synthetic_options([text]))
     except AimCLRError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     return text
@@ -423,7 +425,8 @@ def check_data_options(parser: argparse.ArgumentParser, args: argparse.Namespace
                                                             "map_to")
                 if getattr(args, name) is not None]  # fmt: skip
     if kind != "npz" and npz_only:
-        parser.error(f"{', '.join(npz_only)} apply to .npz data only, not to --data {data}")
+        verb = "applies" if len(npz_only) == 1 else "apply"
+        parser.error(f"{', '.join(npz_only)} {verb} to .npz data only, not to --data {data}")
     if kind != "synthetic" and args.synthetic:
         parser.error(f"--synthetic applies to --data synthetic only, not to --data {data}")
     if kind == "ntu" and not Path(data[4:]).is_dir():
