@@ -26,7 +26,7 @@ def verify_archive(path: Path, what: str) -> None:
 
     :func:`torch.load` reads the entries without checking their CRCs, so bytes that
     changed on disk would load silently as other numbers. This reads the whole file
-    once (about as long as loading it: measured in ``benchmarks/bench_faults.py``).
+    once (0.015 s for 20 MB, 0.14 s for 200 MB: ``benchmarks/bench_faults.py``).
     Archives written without CRCs (every CRC zero, as
     ``torch.utils.serialization.config.save.compute_crc32 = False`` writes them) cannot
     be checked and pass.

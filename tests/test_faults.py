@@ -458,7 +458,7 @@ def test_kill_minus_nine_at_random_moments_then_resume(tmp_path: Path) -> None:
                    capture_output=True, timeout=300)  # fmt: skip
     workdir = tmp_path / "killed"
     rng = random.Random(14)
-    for attempt in range(8):
+    for _ in range(8):
         resume = ["--resume"] if (workdir / "last.pt").exists() else []
         process = subprocess.Popen([*command, "--workdir", str(workdir), *resume], env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

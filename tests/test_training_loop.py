@@ -304,10 +304,10 @@ def test_skipping_a_non_finite_batch_leaves_the_model_as_if_it_did_not_exist() -
         before = weights(model)
         loader = DataLoader(torch.cat(batches), batch_size=BATCH)  # positions within the batch
         if nan_first and len(batches) == 1:
-            with pytest.warns(AimCLRWarning, match=r"epoch 1, step 1: samples at positions "
-                                                   r"\[3\] of the batch hold NaN"):  # fmt: skip
-                with pytest.raises(AimCLRError, match="every batch of epoch 1 .* was skipped"):
-                    pretrain_epoch(model, loader, None, optimizer, 1, nonfinite="skip")
+            with (pytest.warns(AimCLRWarning, match=r"epoch 1, step 1: samples at positions "
+                                                    r"\[3\] of the batch hold NaN"),
+                  pytest.raises(AimCLRError, match=r"every batch of epoch 1 .* was skipped")):
+                pretrain_epoch(model, loader, None, optimizer, 1, nonfinite="skip")
             assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
             continue
         with pytest.warns(AimCLRWarning, match="the batch is skipped"):

@@ -175,9 +175,10 @@ def pretrain_epoch(
     The only device synchronisation per step is the finite check of the losses (one
     for all terms); the loss means are summed on the device and read once at the
     end. The input check reads the batch on the host, before it is copied to the
-    device: one summation (about 20 µs for a ``(32, 3, 25, 25, 1)`` batch, 0.2 ms
-    for ``(128, 3, 50, 25, 2)``). Under ``torch.distributed`` the ranks agree on it
-    with one small ``all_reduce`` per step (with NCCL, a device synchronisation).
+    device: one summation (about 28 µs for a ``(32, 3, 25, 25, 1)`` batch, 0.27 ms
+    for ``(128, 3, 50, 25, 2)``, on one CPU thread). Under ``torch.distributed`` the
+    ranks agree on it with one small ``all_reduce`` per step (with NCCL, a device
+    synchronisation).
 
     Args:
         model: the model, in place; set to train mode.
