@@ -158,11 +158,12 @@ def final_evaluation(args: argparse.Namespace, core: AimCLR, data: DatasetSplits
                 predictions = linear.best_scores.argmax(dim=1).cpu()
         results[name] = scores
     results["raw_1nn"] = raw_1nn_accuracy(data.train, data.test, transform=monitor.transform)
-    labels = torch.cat([torch.as_tensor(y) for _, y in DataLoader(data.test, batch_size=512)])
     if predictions is None:
         predictions, labels = monitor.predict(core.encoder_q)
+    else:
+        labels = torch.cat([y for _, y in DataLoader(data.test, batch_size=512)])
     log.confusion(predictions, labels, data.class_names,
-                  f"{args.preset}, {'linear probe' if args.linear_epochs else 'kNN'}")
+                  f"{args.preset}, {'linear probe' if args.linear_epochs else 'kNN-1'}")
     return results
 
 

@@ -302,6 +302,8 @@ def test_log_and_checkpoints_agree_after_a_kill_at_any_step(
     assert [json.loads(line) for line in log.metrics_path.read_text().splitlines()] == (
         state.records)  # the log agrees with the checkpoint at once
     assert state.epoch == (2 if point in ("replace last.pt", "log line", "curves") else 1)
+    scores = [record["knn1"] for record in state.records]  # best.pt is never behind them
+    assert load_checkpoint(log.best_path)["epoch"] >= 1 + scores.index(max(scores))
     torch.manual_seed(0)
     for epoch in range(state.epoch + 1, 5):
         _train_a_step(state, epoch)

@@ -228,3 +228,25 @@ def test_evaluate_uses_the_checkpoint_s_stream_and_checks_its_arguments(
     assert "checkpoint file not found" in capsys.readouterr().err
     assert evaluate.main([*knn, "--save-scores", str(tmp_path / "s.pt")]) == 2
     assert "--save-scores needs a classifier's logits" in capsys.readouterr().err
+
+
+def test_evaluate_sizes_the_classifier_through_the_encoder_contract(
+    pretrain: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An encoder whose width is only its out_channels (no hidden_dim attribute)."""
+    assert pretrain.main([*TINY, "--epochs", "1", "--workdir", str(tmp_path)]) == 0
+    evaluate = load_evaluate()
+
+    class WidthOnly(evaluate.STGCN):  # type: ignore[name-defined,misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.width = self.__dict__.pop("hidden_dim")
+
+        @property
+        def out_channels(self) -> int:
+            return int(self.width)
+
+    monkeypatch.setattr(evaluate, "STGCN", WidthOnly)
+    result = evaluate.evaluate([str(tmp_path / "last.pt"), "--protocol", "finetune",
+                                "--eval-epochs", "1", "--eval-batch-size", "16", *EVAL_DATA])
+    assert 0.0 <= result["top1_best"] <= 1.0

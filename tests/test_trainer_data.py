@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import aimclr.viz.canvas
-from aimclr import STGCN, SmallDataWarning
+from aimclr import STGCN, AimCLRWarning, SmallDataWarning
 from aimclr.data import (
     RaggedSkeletons,
     load_npz,
@@ -123,6 +123,27 @@ def test_a_file_without_a_layout_needs_one(
     assert pretrain.main([*common, "--layout", "kinect-v1", "--workdir", str(tmp_path / "b")]) == 0
 
 
+def test_nan_frames_are_refused_or_dropped_as_asked(
+    pretrain: ModuleType, kinect_file: Path, tmp_path: Path, no_pictures: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    content = dict(np.load(kinect_file))
+    content["data"] = content["data"].copy()
+    content["data"][content["offsets"][3] + 2, 5, 1] = np.nan  # one frame of sequence 3
+    path = tmp_path / "nan.npz"
+    np.savez(path, **content)
+    common = [*TINY, "--data", str(path), "--split", "subject:5,6", "--epochs", "1",
+              "--knn-every", "0"]  # fmt: skip
+    assert pretrain.main([*common, "--workdir", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "sequence 3" in err and "(on the command line: --nonfinite drop)" in err, err
+    assert not (tmp_path / "a").exists()
+    with pytest.warns(AimCLRWarning, match="these 1 sequences are left out"):
+        assert pretrain.main([*common, "--nonfinite", "drop",
+                              "--workdir", str(tmp_path / "b")]) == 0  # fmt: skip
+    assert "31 train / 16 test samples" in capsys.readouterr().out
+
+
 def test_an_npz_file_needs_a_split_and_the_message_lists_the_choices(
     pretrain: ModuleType, kinect_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
@@ -203,7 +224,7 @@ def test_the_trainer_draws_curves_and_a_confusion_matrix_where_matplotlib_is(
         warnings.simplefilter("ignore", SmallDataWarning)
         predictions, labels = monitor.predict(model.encoder_q)
     expected = save_confusion_matrix(predictions, labels, tmp_path / "confusion.png",
-                                     list(data.class_names), title="aimclr, kNN")
+                                     list(data.class_names), title="aimclr, kNN-1")
     assert (run / "confusion.png").read_bytes() == expected.read_bytes()
 
 

@@ -453,12 +453,19 @@ def open_data(args: argparse.Namespace, seed: int) -> DatasetSplits:
     The synthetic set uses :data:`~aimclr.data.sources.SHORT_RUN_SYNTHETIC` updated
     with ``--synthetic``; ``seed`` seeds it and a ``random:`` split without its own.
     """
-    return open_dataset(
-        args.data, num_frames=args.frames, num_persons=args.persons,
-        train_samples=args.train_samples, test_samples=args.test_samples, seed=seed,
-        synthetic={**SHORT_RUN_SYNTHETIC, **parse_synthetic_options(args.synthetic)},
-        split=args.split, layout=args.layout, map_to=args.map_to,
-        nonfinite="drop" if args.nonfinite == "drop" else "error")  # fmt: skip
+    try:
+        return open_dataset(
+            args.data, num_frames=args.frames, num_persons=args.persons,
+            train_samples=args.train_samples, test_samples=args.test_samples, seed=seed,
+            synthetic={**SHORT_RUN_SYNTHETIC, **parse_synthetic_options(args.synthetic)},
+            split=args.split, layout=args.layout, map_to=args.map_to,
+            nonfinite="drop" if args.nonfinite == "drop" else "error")  # fmt: skip
+    except AimCLRError as error:  # name the options, not the library's arguments
+        if "nonfinite='drop'" in str(error):
+            raise AimCLRError(f"{error} (on the command line: --nonfinite drop)") from None
+        if "layout=" in str(error) and "no layout" in str(error):
+            raise AimCLRError(f"{error} (on the command line: --layout NAME)") from None
+        raise
 
 
 RUN_DEFINING = (
