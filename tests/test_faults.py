@@ -460,21 +460,22 @@ def test_kill_minus_nine_at_random_moments_then_resume(tmp_path: Path) -> None:
                    capture_output=True, timeout=300)  # fmt: skip
     workdir = tmp_path / "killed"
     rng = random.Random(14)
-    for _ in range(8):
+    epochs_seen = []
+    for _ in range(5):  # five kills at random moments (imports take the first 2-3 s)
         resume = ["--resume"] if (workdir / "last.pt").exists() else []
         process = subprocess.Popen([*command, "--workdir", str(workdir), *resume], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(2.0, 6.0))
-        if process.poll() is not None:
-            assert process.returncode == 0, process.stderr.read() if process.stderr else ""
-            break
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(2.5, 5.0))
         process.send_signal(signal.SIGKILL)
         process.wait()
         if (workdir / "last.pt").exists():  # never torn, and its records match its epoch
             saved = load_checkpoint(workdir / "last.pt")
             assert [r["epoch"] for r in saved["records"]] == list(range(1, saved["epoch"] + 1))
-    else:
-        pytest.fail("the run did not finish within 8 attempts")
+            epochs_seen.append(saved["epoch"])
+    assert epochs_seen, "no kill came after an epoch: the run was too slow to test"
+    resume = ["--resume"] if (workdir / "last.pt").exists() else []
+    subprocess.run([*command, "--workdir", str(workdir), *resume], env=env, check=True,
+                   capture_output=True, timeout=300)  # fmt: skip
 
     def strip(folder: Path) -> list[dict[str, Any]]:
         return [{k: v for k, v in json.loads(line).items() if k not in ("seconds",
