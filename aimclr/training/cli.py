@@ -1,11 +1,14 @@
-"""Command-line pieces of a trainer: checked option types, the data options, clean exits.
+"""Command-line pieces of a trainer: checked options, data and model from them, clean exits.
 
 A command line built from these refuses a malformed value with a clear message and
 exit code 2 before any work (argparse ``type=`` functions, then one validation pass
 that raises through :meth:`argparse.ArgumentParser.error`), and
 :func:`run_command` turns the library's errors into one ``error:`` line instead of
-a traceback. ``examples/pretrain.py``, ``examples/evaluate.py`` and
-``examples/three_streams.py`` are assembled from them.
+a traceback. The option groups (data, model and loss, schedule, run) build what they
+describe (:func:`open_data`, :func:`build_model`), and :func:`check_resumable` decides
+whether a checkpoint's run may continue with the given options (:data:`RUN_DEFINING`).
+``examples/pretrain.py``, ``examples/evaluate.py`` and ``examples/three_streams.py``
+are assembled from them.
 
 Example:
     >>> parser = ArgumentParser("train.py", "Train something.")
