@@ -25,6 +25,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
+from aimclr._torchfile import read_torch_file
 from aimclr.errors import AimCLRError
 from aimclr.graph import SkeletonLayout, get_layout
 from aimclr.nn.heads import ProjectionHead
@@ -118,10 +119,14 @@ def strip_module_prefix(state_dict: Mapping[str, torch.Tensor]) -> StateDict:
 def load_state_dict_file(path: str | os.PathLike[str]) -> StateDict:
     """Read a reference checkpoint file (``torch.load`` with ``weights_only=True``, on CPU).
 
+    A zip archive (``torch.save``'s format since torch 1.6) is verified against its
+    CRC-32s first; the older format is read as it is.
+
     Raises:
-        AimCLRError: the file does not hold a ``{name: tensor}`` dictionary.
+        AimCLRError: the file is missing, empty, truncated or damaged, holds objects
+            other than plain data, or does not hold a ``{name: tensor}`` dictionary.
     """
-    loaded = torch.load(path, map_location="cpu", weights_only=True)
+    loaded = read_torch_file(path, "checkpoint", "cpu", require_archive=False)
     if not isinstance(loaded, Mapping) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in loaded.items()
     ):

@@ -23,20 +23,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Sequence, Sized
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch.utils.data import DataLoader
 
-from aimclr import STGCN, AimCLR, AimCLRError
+from aimclr import AimCLR
 from aimclr.cpu import retain_freed_memory
-from aimclr.data import SHORT_RUN_SYNTHETIC, DatasetSplits, open_dataset
+from aimclr.data import DatasetSplits
 from aimclr.eval import DEFAULT_FUSION_WEIGHTS, fuse_scores, linear_evaluation, topk_accuracy
 from aimclr.streams import STREAMS, stream_dataset
 from aimclr.training import (
-    NonFiniteLossError,
     PretrainViews,
     Runtime,
     TrainingState,
@@ -45,62 +44,43 @@ from aimclr.training import (
     setup_runtime,
     step_lr,
 )
+from aimclr.training import cli as c
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """Command-line options; the meaning of each is that of ``examples/pretrain.py``."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add = p.add_argument
-    add("--streams", default="joint,bone,motion", help="comma-separated streams to train")
-    add("--data", default="synthetic", help="'synthetic', a .npz file, or 'ntu:DIR'")
-    add("--train-samples", type=int, default=800, help="synthetic set: training samples")
-    add("--test-samples", type=int, default=400, help="synthetic set: held-out samples")
-    add("--test-styles", default="masculine,normal,youthful", help=".npz data: test styles")
-    add("--frames", type=int, default=25, help="synthetic and .npz data: T")
-    add("--preset", default="aimclr",
-        choices=("skeletonclr", "extreme_only", "d3m", "d3m_eadm", "aimclr"))
-    add("--hidden-channels", type=int, default=16)
-    add("--hidden-dim", type=int, default=64)
-    add("--feature-dim", type=int, default=128)
-    add("--dropout", type=float, default=0.0)
-    add("--epochs", type=int, default=16)
-    add("--batch-size", type=int, default=32)
-    add("--lr", type=float, default=0.05)
-    add("--lr-steps", default="13", help="comma-separated epochs after which lr *= 0.1")
-    add("--momentum", type=float, default=0.99)
-    add("--queue-size", type=int, default=512)
-    add("--mining-epoch", type=int, default=8)
-    add("--linear-epochs", type=int, default=100)
-    add("--workdir", default="runs/three_streams")
-    add("--seed", type=int, default=0)
-    add("--device", default="auto")
-    add("--amp", choices=("auto", "off", "bf16", "fp16"), default="auto")
-    add("--threads", type=int, default=None)
-    add("--quiet", action="store_true", help="no per-epoch progress lines")
+    """Command-line options (checked); the meaning of each is that of ``examples/pretrain.py``."""
+    p = c.ArgumentParser(Path(__file__).name, __doc__.split("\n\n")[0])
+    p.add_argument("--streams", type=stream_list, default=list(STREAMS),
+                   help="comma-separated streams to train")
+    c.add_data_options(p, train_samples=800, test_samples=400)
+    c.add_model_options(p, mining_epoch=8, stream=False)
+    c.add_schedule_options(p, epochs=16, lr_steps=(13,))
+    p.add_argument("--linear-epochs", type=c.int_at_least(1), default=100,
+                   help="linear probe epochs per stream")
+    c.add_run_options(p, workdir="runs/three_streams")
     args = p.parse_args(argv)
-    args.streams = [s.strip() for s in args.streams.split(",") if s.strip()]
-    unknown = [s for s in args.streams if s not in STREAMS]
-    if unknown or not args.streams:
-        p.error(f"--streams takes names of {STREAMS}, got {args.streams}")
-    args.lr_steps = [int(s) for s in args.lr_steps.split(",") if s.strip()]
+    c.check_trainer_options(p, args)
     return args
+
+
+def stream_list(text: str) -> list[str]:
+    """An argparse ``type=`` for comma-separated stream names."""
+    streams = [s.strip() for s in text.split(",") if s.strip()]
+    if not streams or any(s not in STREAMS for s in streams) or len(set(streams)) < len(streams):
+        raise argparse.ArgumentTypeError(f"expected distinct names of {STREAMS}, got {text!r}")
+    return streams
 
 
 def pretrain_stream(args: argparse.Namespace, data: DatasetSplits, stream: str,
                     runtime: Runtime) -> AimCLR:
     """One stream's AimCLR, pre-trained from the run's seed; saved as STREAM/last.pt."""
     seed_everything(args.seed)
-    encoder = STGCN("ntu-rgb+d", hidden_channels=args.hidden_channels,
-                    hidden_dim=args.hidden_dim, dropout=args.dropout)  # fmt: skip
-    nnm = {"mining_epoch": args.mining_epoch} if args.preset == "aimclr" else {}
-    model = AimCLR.preset(args.preset, encoder, feature_dim=args.feature_dim,
-                          queue_size=args.queue_size, momentum=args.momentum, **nnm,
-                          queue_generator=torch.Generator().manual_seed(args.seed),
-                          ).to(runtime.device)  # fmt: skip
+    model = c.build_model(args, data.layout).to(runtime.device)
     optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad],
                                 lr=args.lr, momentum=0.9, weight_decay=1e-4)  # fmt: skip
     state = TrainingState(model, optimizer, scaler=runtime.grad_scaler())
-    views = PretrainViews(model.extreme_views, "12345", stream)
+    views = PretrainViews(model.extreme_views, None if args.aug_codes == "paper"
+                          else args.aug_codes, stream, data.layout)  # fmt: skip
     for epoch in range(1, args.epochs + 1):
         metrics = pretrain_epoch(
             model, data.train, views, optimizer, epoch, batch_size=args.batch_size,
@@ -110,16 +90,18 @@ def pretrain_stream(args: argparse.Namespace, data: DatasetSplits, stream: str,
         if not args.quiet:
             terms = "  ".join(f"{k} {v:.3f}" for k, v in metrics.losses.items())
             print(f"{stream:>6} epoch {epoch:>3}/{args.epochs}  {terms}", flush=True)
-    state.save(Path(args.workdir) / stream / "last.pt", args={**vars(args), "stream": stream})
+    summary = {"name": data.name, "train": len(cast(Sized, data.train)),
+               "test": len(cast(Sized, data.test)), "classes": data.num_classes,
+               "layout": data.layout.name}  # fmt: skip
+    state.save(Path(args.workdir) / stream / "last.pt", args={**vars(args), "stream": stream},
+               data=summary)  # fmt: skip
     return model
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Pre-train and probe every stream, then fuse; returns (and writes) the results."""
     runtime = setup_runtime(args.device, args.amp, args.threads)
-    data = open_dataset(args.data, num_frames=args.frames, train_samples=args.train_samples,
-                        test_samples=args.test_samples, seed=args.seed,
-                        synthetic=SHORT_RUN_SYNTHETIC, test_styles=args.test_styles.split(","))
+    data = c.open_data(args, args.seed)
     labels = torch.cat([y for _, y in DataLoader(data.test, batch_size=512)])
     results: dict[str, Any] = {"data": data.name, "preset": args.preset, "epochs": args.epochs,
                                "seed": args.seed, "streams": {}}  # fmt: skip
@@ -127,8 +109,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for stream in args.streams:
         model = pretrain_stream(args, data, stream, runtime)
         linear = linear_evaluation(
-            model.encoder_q, stream_dataset(data.train, stream),
-            stream_dataset(data.test, stream), data.num_classes, epochs=args.linear_epochs,
+            model.encoder_q, stream_dataset(data.train, stream, data.layout),
+            stream_dataset(data.test, stream, data.layout), data.num_classes,
+            epochs=args.linear_epochs,
             milestones=(int(args.linear_epochs * 0.8),), device=runtime.device,
             generator=torch.Generator().manual_seed(args.seed))  # fmt: skip
         scores[stream] = linear.best_scores.cpu()
@@ -150,12 +133,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        run(parse_args(argv))
-    except (AimCLRError, NonFiniteLossError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2 if isinstance(error, AimCLRError) else 3
-    return 0
+    return c.run_command(parse_args, run, argv)
 
 
 if __name__ == "__main__":

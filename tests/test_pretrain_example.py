@@ -17,6 +17,7 @@ import torch
 import aimclr.model
 from aimclr.data import open_dataset
 from aimclr.eval import extract_features, knn_accuracy
+from aimclr.training import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "examples" / "pretrain.py"
@@ -106,7 +107,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(
     [
         (["--data", "missing.npz"], "missing.npz"),
         (["--data", "data.csv"], "must be 'synthetic', 'ntu:DIR' or a .npz file, got 'data"),
-        (["--data", "ntu:nowhere"], "no train_position.npy or train_data.npy in nowhere"),
+        (["--data", "ntu:nowhere"], "--data ntu:nowhere: no folder 'nowhere'"),
     ],
 )
 def test_bad_data_fails_before_training(
@@ -184,7 +185,7 @@ def test_evaluate_a_library_checkpoint(
     data = open_dataset("synthetic", num_frames=16, train_samples=48, test_samples=24)
     test_labels = torch.tensor([int(y) for _, y in data.test])
     if protocol == "knn":  # the library's kNN on the checkpoint's encoder, recomputed here
-        model = pretrain.build_model(pretrain.parse_args([*TINY, *EVAL_DATA]))
+        model = cli.build_model(pretrain.parse_args([*TINY, *EVAL_DATA]))
         model.load_state_dict(torch.load(tmp_path / "last.pt")["model"])
         train_x, train_y = extract_features(model.encoder_q, data.train)
         test_x, _ = extract_features(model.encoder_q, data.test)
@@ -227,3 +228,25 @@ def test_evaluate_uses_the_checkpoint_s_stream_and_checks_its_arguments(
     assert "checkpoint file not found" in capsys.readouterr().err
     assert evaluate.main([*knn, "--save-scores", str(tmp_path / "s.pt")]) == 2
     assert "--save-scores needs a classifier's logits" in capsys.readouterr().err
+
+
+def test_evaluate_sizes_the_classifier_through_the_encoder_contract(
+    pretrain: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An encoder whose width is only its out_channels (no hidden_dim attribute)."""
+    assert pretrain.main([*TINY, "--epochs", "1", "--workdir", str(tmp_path)]) == 0
+    evaluate = load_evaluate()
+
+    class WidthOnly(evaluate.STGCN):  # type: ignore[name-defined,misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.width = self.__dict__.pop("hidden_dim")
+
+        @property
+        def out_channels(self) -> int:
+            return int(self.width)
+
+    monkeypatch.setattr(evaluate, "STGCN", WidthOnly)
+    result = evaluate.evaluate([str(tmp_path / "last.pt"), "--protocol", "finetune",
+                                "--eval-epochs", "1", "--eval-batch-size", "16", *EVAL_DATA])
+    assert 0.0 <= result["top1_best"] <= 1.0

@@ -65,8 +65,8 @@ def test_npz_spec_splits_by_style_in_world_coordinates(tmp_path: Path) -> None:
     want = skeletons.select(test_idx).to_array(8, 1, align=False)
     assert (len(splits.train), len(splits.test), splits.name) == (len(train_idx), 2, "toy.npz")
     assert torch.equal(splits.test[1][0], torch.from_numpy(want[1]))
-    with pytest.raises(AimCLRError, match="needs test_styles"):
-        open_dataset(path)
+    with pytest.raises(AimCLRError, match=r"choose how to split.*\['calm', 'angry'\]"):
+        open_dataset(path)  # no dataset-specific default: the message lists the choices
 
 
 @pytest.mark.parametrize(
@@ -79,7 +79,7 @@ def test_npz_spec_splits_by_style_in_world_coordinates(tmp_path: Path) -> None:
 )
 def test_bad_specs(spec: str, message: str) -> None:
     with pytest.raises(AimCLRError, match=message):
-        open_dataset(spec, test_styles=["x"])
+        open_dataset(spec, split="style:x" if spec.endswith(".npz") else None)
 
 
 def test_parse_synthetic_options() -> None:

@@ -7,6 +7,7 @@ researcher bringing their own would.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from torch import nn
 from torch.utils.data import DataLoader, RandomSampler, TensorDataset
 
 import aimclr._cores
-from aimclr import AimCLR, AimCLRError, to_stream
+from aimclr import STGCN, AimCLR, AimCLRError, AimCLRWarning, NonFiniteInputError, to_stream
 from aimclr.data import SyntheticActionDataset
 from aimclr.eval import extract_features, knn_accuracy
 from aimclr.training import (
@@ -29,6 +30,7 @@ from aimclr.training import (
     TrainingState,
     epoch_loader,
     epoch_seed,
+    nonfinite_samples,
     pretrain_epoch,
     setup_runtime,
 )
@@ -259,6 +261,76 @@ def test_a_non_finite_loss_stops_before_the_step(monkeypatch: pytest.MonkeyPatch
         run_epochs(model, optimizer, range(1, 2))
     trained = {k for k in before if k.startswith(("encoder_q", "head_q"))}
     assert all(torch.equal(before[k], model.state_dict()[k]) for k in trained)
+
+
+class PoisonedSamples(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
+    """A data set with NaN or infinity in some samples."""
+
+    def __init__(self, bad: dict[int, float]) -> None:
+        self.base, self.bad = dataset(), bad
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        x, y = self.base[index]
+        if index in self.bad:
+            x = x.clone()
+            x[1, 2, 3, 0] = self.bad[index]
+        return x, y
+
+
+def test_a_non_finite_sample_stops_the_epoch_before_anything_changes() -> None:
+    model, optimizer = build(STGCN(hidden_channels=2, hidden_dim=8))  # BatchNorm statistics
+    before, momentum = weights(model), optimizer.state_dict()
+    order = [int(i) for batch in epoch_loader(torch.arange(N), BATCH, seed=5, epoch=1)
+             for i in batch]  # fmt: skip
+    data = PoisonedSamples({order[2]: float("nan"), order[6]: float("inf")})  # in batch 1
+    message = (f"epoch 1, step 1: data set samples {[order[2], order[6]]} of the batch hold "
+               "NaN or infinite values; stopping before the model sees them")
+    with pytest.raises(NonFiniteInputError, match=re.escape(message)):
+        pretrain_epoch(model, data, None, optimizer, 1, batch_size=BATCH, seed=5)
+    # Nothing changed: weights, queue and pointer, BatchNorm statistics, optimiser.
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    assert optimizer.state_dict() == momentum
+
+
+def test_skipping_a_non_finite_batch_leaves_the_model_as_if_it_did_not_exist() -> None:
+    x = torch.stack([dataset()[i][0] for i in range(2 * BATCH)])
+    bad = x.clone()
+    bad[3, 0, 0, 0, 0] = float("nan")
+    for batches, nan_first in (([bad[:BATCH]], True), ([bad[:BATCH], x[BATCH:]], False)):
+        model, optimizer = build()
+        before = weights(model)
+        loader = DataLoader(torch.cat(batches), batch_size=BATCH)  # positions within the batch
+        if nan_first and len(batches) == 1:
+            with (pytest.warns(AimCLRWarning, match=r"epoch 1, step 1: samples at positions "
+                                                    r"\[3\] of the batch hold NaN"),
+                  pytest.raises(AimCLRError, match=r"every batch of epoch 1 .* was skipped")):
+                pretrain_epoch(model, loader, None, optimizer, 1, nonfinite="skip")
+            assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+            continue
+        with pytest.warns(AimCLRWarning, match="the batch is skipped"):
+            skipped = pretrain_epoch(model, loader, None, optimizer, 1, nonfinite="skip")
+        clean, clean_optimizer = build()
+        only_good = pretrain_epoch(clean, DataLoader(x[BATCH:], batch_size=BATCH), None,
+                                   clean_optimizer, 1)  # fmt: skip
+        assert (skipped.steps, skipped.skipped, skipped.record()["skipped_batches"]) == (1, 1, 1)
+        assert skipped.losses == only_good.losses and "skipped_batches" not in only_good.record()
+        for name, tensor in clean.state_dict().items():
+            assert torch.equal(model.state_dict()[name], tensor), name
+    with pytest.raises(AimCLRError, match="nonfinite must be 'error' or 'skip', got 'zero'"):
+        pretrain_epoch(model, dataset(), None, optimizer, 1, batch_size=BATCH,
+                       nonfinite="zero")  # type: ignore[arg-type]
+
+
+def test_nonfinite_samples_finds_every_bad_sample_and_passes_huge_finite_sums() -> None:
+    x = torch.zeros(5, 3, 4)
+    x[1, 0, 0], x[3, 2, 1] = float("nan"), -float("inf")
+    assert nonfinite_samples(x) == [1, 3]
+    huge = torch.full((4, 3), 3e38)  # the sum overflows, every value is finite
+    assert nonfinite_samples(huge) == [] and nonfinite_samples(torch.zeros(0, 3)) == []
+    assert nonfinite_samples(torch.ones(2, 2, dtype=torch.int64)) == []
 
 
 def test_epoch_loader_order_depends_on_seed_and_epoch_only() -> None:

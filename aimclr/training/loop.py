@@ -6,22 +6,26 @@ import contextlib
 import itertools
 import math
 import time
+import warnings
 from collections.abc import Callable, Sized
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
 
-from aimclr.errors import AimCLRError
+from aimclr.errors import AimCLRError, AimCLRWarning, NonFiniteInputError
 from aimclr.nn.distributed import rank, world_size
-from aimclr.training.finite import check_finite_losses
+from aimclr.training.finite import check_finite_losses, nonfinite_samples
 from aimclr.training.rng import epoch_seed
 from aimclr.training.views import PretrainViews, ViewMaker
 
-__all__ = ["EpochMetrics", "StepMetrics", "epoch_loader", "pretrain_epoch"]
+__all__ = ["EpochMetrics", "NonFiniteBatches", "StepMetrics", "epoch_loader", "pretrain_epoch"]
+
+NonFiniteBatches = Literal["error", "skip"]
+"""What :func:`pretrain_epoch` does with a batch holding NaN or infinite values."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,8 @@ class EpochMetrics:
         samples: samples seen by all processes together (this process's samples ×
             world size).
         seconds: wall-clock time of the epoch.
+        skipped: batches left out because they held NaN or infinite values
+            (``nonfinite="skip"``).
     """
 
     epoch: int
@@ -68,6 +74,7 @@ class EpochMetrics:
     steps: int = 0
     samples: int = 0
     seconds: float = 0.0
+    skipped: int = 0
 
     @property
     def samples_per_s(self) -> float:
@@ -76,9 +83,13 @@ class EpochMetrics:
 
     def record(self) -> dict[str, Any]:
         """A flat, JSON-ready dictionary: ``epoch``, ``lr``, the loss terms,
-        ``seconds`` and ``samples_per_s`` (one line of a ``metrics.jsonl``)."""
-        return {"epoch": self.epoch, "lr": self.lr, **self.losses, "seconds": self.seconds,
-                "samples_per_s": self.samples_per_s}  # fmt: skip
+        ``seconds`` and ``samples_per_s`` (one line of a ``metrics.jsonl``), and
+        ``skipped_batches`` when batches were skipped."""
+        record = {"epoch": self.epoch, "lr": self.lr, **self.losses, "seconds": self.seconds,
+                  "samples_per_s": self.samples_per_s}  # fmt: skip
+        if self.skipped:
+            record["skipped_batches"] = self.skipped
+        return record
 
 
 def epoch_loader(
@@ -136,11 +147,14 @@ def pretrain_epoch(
     max_grad_norm: float | None = None,
     num_workers: int = 0,
     on_step: Callable[[StepMetrics], None] | None = None,
+    nonfinite: NonFiniteBatches = "error",
 ) -> EpochMetrics:
     """Train ``model`` for one epoch of AimCLR pre-training.
 
-    For every batch of :func:`epoch_loader`: move ``x`` to ``device`` as float32,
-    draw the views there with ``views``, run ``model(x_extreme, x_query, x_key,
+    For every batch of :func:`epoch_loader`: check ``x`` for NaN and infinity on
+    the host (:func:`~aimclr.training.finite.nonfinite_samples`, before anything
+    changes; see ``nonfinite``), move it to ``device`` as float32, draw the views
+    there with ``views``, run ``model(x_extreme, x_query, x_key,
     epoch=epoch)`` under autocast, stop with
     :class:`~aimclr.training.finite.NonFiniteLossError` before the optimiser step if
     a loss term is not finite (on every rank together), then back-propagate (scaled
@@ -158,8 +172,13 @@ def pretrain_epoch(
     ``DistributedDataParallel`` wrapping one. Under ``torch.distributed`` each rank
     trains on its share of the data; call this on every rank.
 
-    The only device synchronisation per step is the finite check (one for all
-    terms); the loss means are summed on the device and read once at the end.
+    The only device synchronisation per step is the finite check of the losses (one
+    for all terms); the loss means are summed on the device and read once at the
+    end. The input check reads the batch on the host, before it is copied to the
+    device: one summation (about 28 µs for a ``(32, 3, 25, 25, 1)`` batch, 0.27 ms
+    for ``(128, 3, 50, 25, 2)``, on one CPU thread). Under ``torch.distributed`` the
+    ranks agree on it with one small ``all_reduce`` per step (with NCCL, a device
+    synchronisation).
 
     Args:
         model: the model, in place; set to train mode.
@@ -188,13 +207,22 @@ def pretrain_epoch(
             to this value (after unscaling); ``None`` does not clip.
         num_workers: DataLoader worker processes (with a data set).
         on_step: called with :class:`StepMetrics` after every optimiser step.
+        nonfinite: a batch holding NaN or infinite values (on any rank) is either
+            refused (``"error"``: :class:`~aimclr.errors.NonFiniteInputError`
+            naming the epoch, step and samples) or left out with an
+            :class:`~aimclr.errors.AimCLRWarning` (``"skip"``, counted in
+            :attr:`EpochMetrics.skipped`). Either way the model, its queue and
+            BatchNorm statistics, and the optimiser never see the batch.
 
     Returns:
         The epoch's :class:`EpochMetrics`.
 
     Raises:
-        AimCLRError: bad arguments, or fewer samples than one batch per process;
-            raised before anything changes.
+        AimCLRError: bad arguments, fewer samples than one batch per process, or
+            every batch skipped; raised before anything changes.
+        NonFiniteInputError: ``nonfinite="error"`` and a batch holds NaN or
+            infinite values; raised before the model sees it. With a data set (not
+            a DataLoader) the message gives the samples' indices in the data set.
         NonFiniteLossError: a loss term became NaN or infinite (on any rank); the
             optimiser step of that batch is not taken.
 
@@ -209,8 +237,11 @@ def pretrain_epoch(
         (2, ['d3m', 'd3m_extreme', 'd3m_extreme_drop', 'd3m_kl', 'info_nce', 'loss'])
     """
     _check_arguments(epoch, batch_size, lr, amp_dtype, max_grad_norm)
+    if nonfinite not in ("error", "skip"):
+        raise AimCLRError(f"nonfinite must be 'error' or 'skip', got {nonfinite!r}")
     started = time.perf_counter()
     target = _model_device(model) if device is None else torch.device(device)
+    indexed = not isinstance(data, DataLoader)
     if isinstance(data, DataLoader):
         if batch_size is not None:
             raise AimCLRError("batch_size is the DataLoader's own; pass batch_size=None "
@@ -219,8 +250,10 @@ def pretrain_epoch(
     elif batch_size is None:
         raise AimCLRError("batch_size is needed to batch a data set (or pass a DataLoader)")
     else:
-        loader = epoch_loader(data, batch_size, seed=seed, epoch=epoch, num_workers=num_workers,
-                              pin_memory=target.type == "cuda")  # fmt: skip
+        # Each sample comes with its index (the order is the same: samplers only read
+        # the length), so a bad sample can be named.
+        loader = epoch_loader(_WithIndices(data), batch_size, seed=seed, epoch=epoch,
+                              num_workers=num_workers, pin_memory=target.type == "cuda")
     if isinstance(loader.sampler, Sized) and len(loader) == 0:
         raise AimCLRError(
             f"the training set ({len(cast(Sized, loader.dataset))} samples) has fewer samples "
@@ -242,9 +275,22 @@ def pretrain_epoch(
 
     model.train()
     totals: dict[str, torch.Tensor] = {}
-    steps = rows = 0
+    steps = rows = skipped = 0
     for step, batch in enumerate(loader, start=1):
-        x = _batch_input(batch).to(target, non_blocking=True).float()
+        batch, indices = batch if indexed else (batch, None)
+        x = _batch_input(batch)
+        bad = _nonfinite_on_any_rank(x, target)
+        if bad is not None:
+            message = _nonfinite_message(bad, indices, epoch, step)
+            if nonfinite == "error":
+                raise NonFiniteInputError(
+                    f"{message}; stopping before the model sees them, so nothing changed. "
+                    "Repair or remove those samples, or skip such batches (nonfinite='skip')"
+                )
+            warnings.warn(f"{message}; the batch is skipped", AimCLRWarning, stacklevel=2)
+            skipped += 1
+            continue
+        x = x.to(target, non_blocking=True).float()
         x_extreme, x_query, x_key = views(x, generator=generator)
         with autocast:
             out = model(x_extreme, x_query, x_key, epoch=epoch)
@@ -261,6 +307,9 @@ def pretrain_epoch(
         if on_step is not None:
             on_step(StepMetrics(epoch, step, x.shape[0], losses, grad_norm))
     if steps == 0:
+        if skipped:
+            raise AimCLRError(f"every batch of epoch {epoch} ({skipped}) held NaN or infinite "
+                              "values and was skipped; nothing trained")  # fmt: skip
         raise AimCLRError("the DataLoader gave no batches; the epoch trained nothing")
     means = [float(total) / steps for total in torch.stack(list(totals.values())).tolist()]
     seconds = time.perf_counter() - started
@@ -271,6 +320,7 @@ def pretrain_epoch(
         steps=steps,
         samples=rows * world_size(),
         seconds=seconds,
+        skipped=skipped,
     )
 
 
@@ -312,6 +362,39 @@ def _check_arguments(epoch: int, batch_size: int | None, lr: float | None,
     if amp_dtype not in (None, torch.bfloat16, torch.float16):
         raise AimCLRError(f"amp_dtype must be None, torch.bfloat16 or torch.float16, "
                           f"got {amp_dtype!r}")  # fmt: skip
+
+
+class _WithIndices(Dataset[tuple[Any, int]]):
+    """``(dataset[i], i)``: a data set's samples with their indices."""
+
+    def __init__(self, dataset: Dataset[Any]) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(cast(Sized, self.dataset))
+
+    def __getitem__(self, index: int) -> tuple[Any, int]:
+        return self.dataset[index], index
+
+
+def _nonfinite_on_any_rank(x: torch.Tensor, device: torch.device) -> list[int] | None:
+    """The bad samples of this rank's batch; ``None`` when every rank's batch is finite."""
+    bad = nonfinite_samples(x)
+    if world_size() > 1:
+        flag = torch.tensor([1 if bad else 0], device=device)
+        torch.distributed.all_reduce(flag)
+        return bad if int(flag.item()) else None  # every rank skips or stops together
+    return bad or None
+
+
+def _nonfinite_message(bad: list[int], indices: Any, epoch: int, step: int) -> str:
+    where = f"epoch {epoch}, step {step}"
+    if not bad:
+        return f"{where}: the batch of another rank holds NaN or infinite values"
+    shown = bad[:10] if indices is None else [int(indices[i]) for i in bad[:10]]
+    what = "samples at positions" if indices is None else "data set samples"
+    more = f" and {len(bad) - 10} more" if len(bad) > 10 else ""
+    return f"{where}: {what} {shown}{more} of the batch hold NaN or infinite values"
 
 
 def _model_device(model: nn.Module) -> torch.device:

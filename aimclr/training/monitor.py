@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -9,9 +10,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from aimclr.errors import AimCLRError
+from aimclr.data.sizes import check_knn_k
+from aimclr.errors import AimCLRError, SmallDataWarning
 from aimclr.eval.features import extract_features
-from aimclr.eval.knn import knn_accuracy
+from aimclr.eval.knn import knn_accuracy, knn_predict
 
 __all__ = ["KNNMonitor"]
 
@@ -26,6 +28,10 @@ class KNNMonitor:
     temperature)`` (the SimSiam ``knn_monitor`` of the reference code). Labels are
     used here only, never by pre-training.
 
+    A ``k`` larger than the training set or its smallest class gives a
+    :class:`~aimclr.errors.SmallDataWarning` once per monitor (at its first call),
+    not at every measurement.
+
     Args:
         train: data set of ``(x (C, T, V, M), label)``; the memory bank.
         test: data set of ``(x, label)`` to classify.
@@ -37,6 +43,11 @@ class KNNMonitor:
         temperature: vote temperature.
         batch_size: samples per forward pass.
         device: where the encoder runs; ``None`` = the encoder's device.
+
+    Attributes:
+        best_key: the score a trainer keeps its best checkpoint by:
+            ``f"knn{min(ks)}"``, the smallest ``k``, which stays meaningful on
+            data sets too small for the others.
 
     Raises:
         AimCLRError: ``num_classes`` or a ``k`` below 1, or ``every`` below 0.
@@ -76,6 +87,8 @@ class KNNMonitor:
         self.temperature = temperature
         self.batch_size = batch_size
         self.device = device
+        self.best_key = f"knn{min(self.ks)}" if self.ks else None
+        self._warned = False
 
     def due(self, epoch: int, last_epoch: int | None = None) -> bool:
         """Whether to measure after ``epoch``: every ``every`` epochs and after the last."""
@@ -97,11 +110,42 @@ class KNNMonitor:
     def __call__(self, encoder: nn.Module) -> dict[str, float]:
         """The accuracy in ``[0, 1]`` for every ``k``, by ``f"knn{k}"``."""
         train_x, train_y, test_x, test_y = self.features(encoder)
-        return {
-            f"knn{k}": knn_accuracy(train_x, train_y, test_x, test_y, k=k,
-                                    temperature=self.temperature, num_classes=self.num_classes)
-            for k in self.ks
-        }  # fmt: skip
+        self._warn_once(train_y)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SmallDataWarning)  # said once, above
+            return {
+                f"knn{k}": knn_accuracy(train_x, train_y, test_x, test_y, k=k,
+                                        temperature=self.temperature,
+                                        num_classes=self.num_classes)
+                for k in self.ks
+            }  # fmt: skip
+
+    def predict(
+        self, encoder: nn.Module, k: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """kNN predictions of the test set, e.g. for a confusion matrix.
+
+        Args:
+            encoder: the encoder.
+            k: neighbours that vote; ``None`` = the smallest of ``ks``.
+
+        Returns:
+            ``(predictions (N_test,), labels (N_test,))``, int64 on the CPU.
+        """
+        train_x, train_y, test_x, test_y = self.features(encoder)
+        self._warn_once(train_y)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SmallDataWarning)
+            predictions = knn_predict(train_x, train_y, test_x, k=k or min(self.ks, default=1),
+                                      temperature=self.temperature,
+                                      num_classes=self.num_classes)  # fmt: skip
+        return predictions, test_y
+
+    def _warn_once(self, train_labels: torch.Tensor) -> None:
+        if not self._warned:
+            self._warned = True
+            for k in self.ks:
+                check_knn_k(k, train_labels, stacklevel=4)
 
     def _extract(self, encoder: nn.Module, dataset: Dataset[Any]
                  ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip

@@ -9,7 +9,19 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["epoch_seed", "get_rng_state", "seed_everything", "set_rng_state"]
+from aimclr.errors import AimCLRError
+
+__all__ = ["check_rng_state", "epoch_seed", "get_rng_state", "seed_everything", "set_rng_state"]
+
+# Entry of get_rng_state: (dtype kind, rank) of its tensor.
+_RNG_ENTRIES = {
+    "python_version": ((torch.int64,), 0),
+    "python_internal": ((torch.int64,), 1),
+    "python_gauss": ((torch.float64,), 1),
+    "numpy_keys": ((torch.int64,), 1),
+    "numpy_pos_gauss": ((torch.float64,), 1),
+    "torch": ((torch.uint8,), 1),
+}
 
 
 def seed_everything(seed: int) -> None:
@@ -45,13 +57,54 @@ def get_rng_state() -> dict[str, Any]:
     return state
 
 
+def check_rng_state(state: object) -> None:
+    """Raise unless ``state`` looks like what :func:`get_rng_state` captures.
+
+    Checks the entries, their dtypes and sizes (the Python state has 625 words, the
+    NumPy key 624, the generic NumPy entries 3), without changing any generator.
+
+    Raises:
+        AimCLRError: a missing entry, or one of another type, dtype or size; the
+            message names it.
+    """
+    if not isinstance(state, Mapping):
+        raise AimCLRError(f"the saved RNG state must be a dict of tensors (get_rng_state), "
+                          f"got {type(state).__name__}")  # fmt: skip
+    missing = [key for key in _RNG_ENTRIES if key not in state]
+    if missing:
+        raise AimCLRError(f"the saved RNG state lacks the entries {missing}; it has "
+                          f"{sorted(state)[:10]}")  # fmt: skip
+    sizes = {"python_internal": 625, "numpy_keys": 624, "numpy_pos_gauss": 3, "python_gauss": 1}
+    for key, (dtypes, rank) in _RNG_ENTRIES.items():
+        value = state[key]
+        ok = (isinstance(value, torch.Tensor) and value.dtype in dtypes and value.dim() == rank
+              and (key not in sizes or value.numel() == sizes[key]))  # fmt: skip
+        if not ok:
+            got = (f"shape {tuple(value.shape)}, dtype {value.dtype}"
+                   if isinstance(value, torch.Tensor) else type(value).__name__)  # fmt: skip
+            raise AimCLRError(
+                f"the saved RNG entry {key!r} must be a {dtypes[0]} tensor of rank {rank}"
+                + (f" with {sizes[key]} values" if key in sizes else "") + f", got {got}"
+            )
+    cuda = state.get("cuda", [])
+    if not isinstance(cuda, (list, tuple)) or not all(
+        isinstance(t, torch.Tensor) and t.dtype == torch.uint8 for t in cuda
+    ):
+        raise AimCLRError("the saved RNG entry 'cuda' must be a list of uint8 tensors")
+
+
 def set_rng_state(state: Mapping[str, Any]) -> None:
     """Restore the global RNG states captured by :func:`get_rng_state`.
 
     The tensors may live on any device (e.g. after ``load_checkpoint(...,
     map_location="cuda")``); they are read back on the CPU. CUDA states are restored
     for the GPUs that both the saving and this process see (device ``i`` to ``i``).
+
+    Raises:
+        AimCLRError: ``state`` is malformed (:func:`check_rng_state`); no generator
+            changes.
     """
+    check_rng_state(state)
     state = {
         key: [t.cpu() for t in value] if isinstance(value, (list, tuple)) else value.cpu()
         for key, value in state.items()

@@ -14,7 +14,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from aimclr.errors import AimCLRError
 
-__all__ = ["AMP_MODES", "AmpMode", "Runtime", "setup_runtime"]
+__all__ = ["AMP_MODES", "AmpMode", "Runtime", "resolve_device", "setup_runtime"]
 
 AmpMode = Literal["auto", "off", "bf16", "fp16"]
 """Autocast choice of :func:`setup_runtime`."""
@@ -79,6 +79,54 @@ class Runtime:
             dist.destroy_process_group()
 
 
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """The device a training process can use, checked before any work.
+
+    Args:
+        device: ``"auto"`` (CUDA when available, else the CPU), or a device such as
+            ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``.
+
+    Returns:
+        The :class:`torch.device`.
+
+    Raises:
+        AimCLRError: an unknown device, ``meta`` (it holds no data), or a device this
+            machine does not have (CUDA without a GPU or a CUDA build of torch, a GPU
+            index beyond the GPUs present, MPS without Apple silicon).
+
+    Example:
+        >>> resolve_device("cpu")
+        device(type='cpu')
+    """
+    if isinstance(device, str) and device.strip() == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise AimCLRError(f"unknown device {device!r}; expected 'auto', 'cpu', 'cuda', "
+                          "'cuda:INDEX' or 'mps'") from None  # fmt: skip
+    if resolved.type == "meta":
+        raise AimCLRError("device 'meta' holds no data, so nothing can be trained on it; "
+                          "choose 'auto', 'cpu' or 'cuda'")  # fmt: skip
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            build = ("this torch is a CPU-only build" if torch.version.cuda is None
+                     else "no CUDA GPU is visible")  # fmt: skip
+            raise AimCLRError(f"device {str(device)!r} needs CUDA, but {build}; use 'auto' or "
+                              "'cpu'")  # fmt: skip
+        count = torch.cuda.device_count()
+        if resolved.index is not None and resolved.index >= count:
+            raise AimCLRError(f"device {str(device)!r}: this machine has {count} CUDA "
+                              f"device(s), cuda:0 to cuda:{count - 1}")  # fmt: skip
+        return resolved
+    try:  # any other backend: a tensor of no elements tells whether it works here
+        torch.empty(0, device=resolved)
+    except (RuntimeError, AssertionError, AttributeError):
+        raise AimCLRError(f"device {str(device)!r} is not available on this machine; use "
+                          "'auto' or 'cpu'") from None  # fmt: skip
+    return resolved
+
+
 def setup_runtime(
     device: str | torch.device = "auto", amp: AmpMode = "auto", threads: int | None = None
 ) -> Runtime:
@@ -98,8 +146,8 @@ def setup_runtime(
         The :class:`Runtime` of this process.
 
     Raises:
-        AimCLRError: an unknown ``amp`` or a ``threads`` below 1, before any setting
-            changes.
+        AimCLRError: an unknown ``amp``, a ``threads`` below 1, or a device this
+            machine cannot use (:func:`resolve_device`), before any setting changes.
 
     Example:
         >>> runtime = setup_runtime("cpu", amp="off")
@@ -110,11 +158,9 @@ def setup_runtime(
         raise AimCLRError(f"amp must be one of {AMP_MODES}, got {amp!r}")
     if threads is not None and (isinstance(threads, bool) or threads < 1):
         raise AimCLRError(f"threads must be None or an int >= 1, got {threads!r}")
+    resolved = resolve_device(device)
     if threads:
         torch.set_num_threads(threads)
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    resolved = torch.device(device)
     rank, world_size = 0, 1
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         if resolved.type == "cuda":

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import itertools
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from aimclr.errors import AimCLRError
 from aimclr.training.checkpoints import load_checkpoint, save_checkpoint
-from aimclr.training.rng import get_rng_state, set_rng_state
+from aimclr.training.rng import check_rng_state, get_rng_state, set_rng_state
 
 __all__ = ["TrainingState"]
 
@@ -39,6 +41,11 @@ class TrainingState:
         scheduler: a learning-rate scheduler, if the run uses one (a stateless
             schedule such as :func:`~aimclr.training.schedule.step_lr` needs none).
         epoch: the last completed epoch (0 before training).
+        records: the run's epoch records so far (one JSON-ready dict per epoch with
+            at least ``epoch``; :meth:`~aimclr.training.records.RunLog.commit_epoch`
+            appends them). Saved with the state, so that the run's log can be rebuilt
+            from the checkpoint after a kill
+            (:meth:`~aimclr.training.records.RunLog.reconcile`).
 
     Example:
         >>> model = torch.nn.Linear(2, 1)
@@ -46,7 +53,7 @@ class TrainingState:
         >>> state.epoch = 3
         >>> saved = state.state_dict()
         >>> sorted(saved)
-        ['epoch', 'model', 'optimizer', 'rng']
+        ['epoch', 'model', 'optimizer', 'records', 'rng']
         >>> state.epoch = 0
         >>> state.load_state_dict(saved)
         >>> state.epoch
@@ -61,24 +68,28 @@ class TrainingState:
         scaler: torch.amp.GradScaler | None = None,
         scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
         epoch: int = 0,
+        records: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         self.model = model.module if isinstance(model, DistributedDataParallel) else model
         self.optimizer = optimizer
         self.scaler = scaler
         self.scheduler = scheduler
         self.epoch = epoch
+        self.records: list[dict[str, Any]] = [dict(record) for record in records]
 
     def state_dict(self) -> dict[str, Any]:
         """The states by name: ``model``, ``optimizer``, ``epoch``, ``rng`` (the global
-        generators, :func:`~aimclr.training.rng.get_rng_state`), and ``scaler`` and
-        ``scheduler`` where present. Every value is a tensor, number, string or
-        container of them, so :func:`~aimclr.training.checkpoints.load_checkpoint`
-        reads it with ``weights_only=True``."""
+        generators, :func:`~aimclr.training.rng.get_rng_state`), ``records`` (copies of
+        the epoch records), and ``scaler`` and ``scheduler`` where present. Every value
+        is a tensor, number, string or container of them, so
+        :func:`~aimclr.training.checkpoints.load_checkpoint` reads it with
+        ``weights_only=True``."""
         state: dict[str, Any] = {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "epoch": self.epoch,
             "rng": get_rng_state(),
+            "records": [dict(record) for record in self.records],
         }
         if self.scaler is not None:
             state["scaler"] = self.scaler.state_dict()
@@ -90,16 +101,35 @@ class TrainingState:
         """Restore what :meth:`state_dict` captured, including the global RNG states.
 
         A saved ``scaler`` or ``scheduler`` is restored where this state has one
-        (a run may switch float16 autocast on or off when it resumes); other keys
-        (e.g. a run's options saved with :meth:`save`) are ignored.
+        (a run may switch float16 autocast on or off when it resumes); a state
+        without ``records`` (written before they were saved) leaves :attr:`records`
+        empty; other keys (e.g. a run's options saved with :meth:`save`) are ignored.
 
         Raises:
             AimCLRError: a required key is missing, the epoch is not an int >= 0,
-                the model's parameter and buffer names or shapes differ, or the
-                optimiser's parameter groups differ in number or size; raised before
-                anything is restored.
+                the model's parameter and buffer names or shapes differ, the
+                optimiser's parameter groups differ in number or size, or the RNG
+                states or records are malformed; raised before anything is restored.
+                Should torch still refuse a value, everything is put back as it was
+                before the error is raised.
         """
         self._check_loadable(state)
+        before = self._snapshot()
+        try:
+            self._restore(state)
+        except Exception as error:
+            self._restore(before)
+            raise AimCLRError(f"the saved state does not load (nothing was changed): "
+                              f"{type(error).__name__}: {error}") from error  # fmt: skip
+
+    def _snapshot(self) -> dict[str, Any]:
+        """A copy of the current state that loading the saved one cannot change."""
+        current = self.state_dict()
+        snapshot = {key: copy.deepcopy(value) for key, value in current.items() if key != "model"}
+        snapshot["model"] = {k: v.detach().clone() for k, v in current["model"].items()}
+        return snapshot
+
+    def _restore(self, state: Mapping[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scaler is not None and "scaler" in state:
@@ -108,6 +138,7 @@ class TrainingState:
             self.scheduler.load_state_dict(state["scheduler"])
         set_rng_state(state["rng"])
         self.epoch = int(state["epoch"])
+        self.records = [dict(record) for record in state.get("records", ())]
 
     def save(self, path: str | os.PathLike[str], **extra: Any) -> Path:
         """Write :meth:`state_dict` and ``extra`` entries atomically to ``path``.
@@ -125,7 +156,7 @@ class TrainingState:
             AimCLRError: an ``extra`` name is one of the state's; nothing is written.
         """
         state = self.state_dict()
-        clashes = sorted(set(extra) & {*state, "scaler", "scheduler"})
+        clashes = sorted(set(extra) & {*state, "scaler", "scheduler", "records"})
         if clashes:
             raise AimCLRError(f"extra entries {clashes} would overwrite the training state")
         return save_checkpoint({**state, **extra}, path)
@@ -144,12 +175,17 @@ class TrainingState:
             Everything the file holds, including the ``extra`` entries of :meth:`save`.
 
         Raises:
-            AimCLRError: the file is missing or does not fit (nothing is restored).
+            AimCLRError: the file is missing, damaged (see
+                :func:`~aimclr.training.checkpoints.load_checkpoint`) or does not fit;
+                the message names the file and nothing is restored.
         """
         if map_location is None:
             map_location = next(self.model.parameters(), torch.empty(0)).device
         saved = load_checkpoint(path, map_location=map_location)
-        self.load_state_dict(saved)
+        try:
+            self.load_state_dict(saved)
+        except AimCLRError as error:
+            raise AimCLRError(f"checkpoint {str(path)!r}: {error}") from None
         return saved
 
     def _check_loadable(self, state: Mapping[str, Any]) -> None:
@@ -161,6 +197,8 @@ class TrainingState:
         epoch = state["epoch"]
         if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
             raise AimCLRError(f"the saved epoch must be an int >= 0, got {epoch!r}")
+        check_rng_state(state["rng"])
+        _check_records(state.get("records", []), epoch)
         own = self.model.state_dict()
         saved = state["model"]
         if not isinstance(saved, Mapping):
@@ -177,13 +215,40 @@ class TrainingState:
             )
         own_groups = [len(g["params"]) for g in self.optimizer.state_dict()["param_groups"]]
         optimizer = state["optimizer"]
-        groups = optimizer.get("param_groups", []) if isinstance(optimizer, Mapping) else []
+        groups = optimizer.get("param_groups") if isinstance(optimizer, Mapping) else None
+        if (not isinstance(groups, list) or not isinstance(optimizer.get("state"), Mapping)
+                or not all(isinstance(g, Mapping) and isinstance(g.get("params"), list)
+                           for g in groups)):  # fmt: skip
+            keys = sorted(map(str, optimizer))[:5] if isinstance(optimizer, Mapping) else []
+            raise AimCLRError(
+                "the saved optimiser must be an optimiser state dict (a dict with 'state' "
+                "and 'param_groups', each group with its 'params'), got "
+                f"{type(optimizer).__name__} {keys}"
+            )
         saved_groups = [len(g["params"]) for g in groups]
         if own_groups != saved_groups:
             raise AimCLRError(
                 "the saved optimiser does not fit this optimiser (nothing was loaded): "
                 f"parameters per group {saved_groups} saved, {own_groups} here"
             )
+
+
+def _check_records(records: object, epoch: int) -> None:
+    """Raise unless ``records`` is a list of dicts with ascending epochs up to ``epoch``."""
+    if not isinstance(records, list) or not all(
+        isinstance(r, Mapping) and isinstance(r.get("epoch"), int) for r in records
+    ):
+        raise AimCLRError(
+            "the saved records must be a list of dicts, each with an int 'epoch', got "
+            f"{type(records).__name__}"
+        )
+    epochs = [r["epoch"] for r in records]
+    ascending = all(a < b for a, b in itertools.pairwise(epochs))
+    if not ascending or (epochs and not 1 <= epochs[0] <= epochs[-1] <= epoch):
+        raise AimCLRError(
+            f"the saved records must have ascending epochs in [1, {epoch}] (the saved "
+            f"epoch), got epochs {epochs[:3]}...{epochs[-3:]}"
+        )
 
 
 def _shape(value: object) -> tuple[int, ...] | None:
