@@ -27,6 +27,7 @@ from aimclr._autocast import autocast_dtype
 from aimclr._checks import check_floating, check_probability, check_rank, check_tensor, describe
 from aimclr.errors import AimCLRError
 from aimclr.graph import SkeletonLayout, Strategy, adjacency, get_layout
+from aimclr.nn._fused import graph_conv, spatial_mean
 
 __all__ = ["MEMORY_FORMATS", "STGCN", "GraphConv", "STGCNBlock", "TemporalConv", "reference_init_"]
 
@@ -66,8 +67,15 @@ class GraphConv(nn.Module):
             adj: partitions ``(K, V, W)`` (usually ``W = V``).
 
         Returns:
-            ``(n, C_out, T, W)``.
+            ``(n, C_out, T, W)``, in the memory format of ``x``.
         """
+        if x.device.type == "cpu" and not torch.compiler.is_compiling():
+            # Hand-written GEMM paths (the dilated convolution below is slow to run and to
+            # differentiate on the CPU); the compiler traces the plain formulation.
+            if _is_channels_last(x):
+                return self._forward_rows(x, adj)
+            if autocast_dtype("cpu") is None and x.is_contiguous():
+                return graph_conv(x, adj, self.conv.weight, self.conv.bias)
         n, c_in, t, v = x.shape
         k, _, w = adj.shape
         c = self.out_channels
@@ -85,10 +93,41 @@ class GraphConv(nn.Module):
         weight = self.conv.weight.view(k, c, c_in).permute(1, 2, 0).reshape(c, c_in, 1, k)
         out = F.conv2d(z, weight, dilation=(1, w))
         if self.conv.bias is not None:
-            # The per-partition bias b_k passes through A too: Σ_k b_k · Σ_v A[k, v, w].
-            bias = self.conv.bias.view(k, c).t() @ adj.sum(dim=1)
-            out = out.add_(bias[:, None, :])
+            out = out.add_(self._joint_bias(self.conv.bias, adj)[:, None, :])
         return out
+
+    def _forward_rows(self, x: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` for channels-last ``x`` on the CPU, as two row GEMMs.
+
+        In memory ``(n, T, V, C_in)`` every frame is a ``(V, C_in)`` matrix: joint mixing
+        is one batched ``(W·K, V) @ (V, C_in)`` product per frame, whose rows ``(w, k)``
+        then hold the ``K·C_in`` inputs of output joint ``w`` side by side, so channel
+        mixing is a single ``(n·T·W, K·C_in) @ (K·C_in, C_out)`` GEMM written straight
+        in channels-last order. No copy, no dilated convolution (slow to differentiate
+        on the CPU).
+        """
+        n, c_in, t, v = x.shape
+        k, _, w = adj.shape
+        c = self.out_channels
+        # Under autocast, cast the small operands before broadcasting them: autocast
+        # would otherwise materialise the expanded mixing matrix (and its gradient).
+        dtype = autocast_dtype("cpu") or x.dtype
+        frames = x.to(dtype).permute(0, 2, 3, 1).reshape(n * t, v, c_in)  # a view
+        mixing = adj.to(dtype).permute(2, 0, 1).reshape(w * k, v)  # row w·K + k: A[k, :, w]
+        z = torch.bmm(mixing.expand(n * t, w * k, v), frames)  # (n·T, W·K, C_in)
+        weight = self.conv.weight.to(dtype).view(k, c, c_in).transpose(1, 2)
+        out = (z.view(n * t * w, k * c_in) @ weight.reshape(k * c_in, c)).view(n * t, w * c)
+        if self.conv.bias is not None:
+            bias = self._joint_bias(self.conv.bias, adj).t().reshape(1, w * c)
+            out = out.add_(bias.to(out.dtype))
+        return out.view(n, t, w, c).permute(0, 3, 1, 2)
+
+    def _joint_bias(self, bias: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
+        """The bias per (channel, joint) ``(C_out, W)``: ``Σ_k b_k · Σ_v A[k, v, w]``.
+
+        The per-partition bias ``b_k`` passes through ``A`` too.
+        """
+        return bias.view(adj.shape[0], self.out_channels).t() @ adj.sum(dim=1)
 
 
 def _is_channels_last(x: torch.Tensor) -> bool:
@@ -135,6 +174,8 @@ def _dropout_noise(x: torch.Tensor, p: float) -> torch.Tensor:
     Returns:
         A tensor like ``x`` holding ``0`` and ``1 / (1 - p)`` (all zeros for ``p = 1``).
     """
+    if _is_channels_last(x):  # draw in memory order: the mask is laid out like x
+        return _dropout_noise(x.permute(0, 2, 3, 1), p).permute(0, 3, 1, 2)
     n = x.numel()
     exact_byte = float(p * 256).is_integer()
     width = 1 if exact_byte else 4
@@ -390,9 +431,10 @@ class STGCN(nn.Module):
         """
         if self.memory_format != "auto":
             return self.memory_format == "channels_last"
-        if x.device.type != "cuda":
+        if x.device.type not in ("cpu", "cuda"):
             return False
-        return x.dtype in (torch.float16, torch.bfloat16) or autocast_dtype("cuda") is not None
+        half = (torch.float16, torch.bfloat16)
+        return x.dtype in half or autocast_dtype(x.device.type) in half
 
     def output_frames(self, num_frames: int) -> int:
         """Frames ``T'`` of the feature map for ``num_frames`` input frames."""
@@ -480,7 +522,7 @@ class STGCN(nn.Module):
                 f"feature_map must have layout (N·M, D, T, V) with N·M a multiple of "
                 f"num_persons = {num_persons}, got {describe(feature_map)}"
             )
-        pooled = feature_map.mean(dim=(2, 3))
+        pooled = spatial_mean(feature_map)
         return pooled.view(-1, num_persons, pooled.shape[1]).mean(dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
