@@ -11,6 +11,7 @@ from torch import nn
 from aimclr import NTU_RGBD
 from aimclr.graph import adjacency
 from aimclr.nn import STGCN, STGCNBlock, attention_drop
+from aimclr.nn._fused import spatial_mean
 from aimclr.nn.stgcn import _Dropout, _dropout_noise
 
 # ----------------------------------------------------------------------------------- dropout
@@ -44,6 +45,17 @@ def test_dropout_noise_edge_cases_dtype_and_seed() -> None:
     first = _dropout_noise(torch.empty(7, 11), 0.1)
     torch.manual_seed(3)
     assert torch.equal(first, _dropout_noise(torch.empty(7, 11), 0.1))
+
+
+def test_dropout_noise_of_a_channels_last_tensor_is_laid_out_like_it() -> None:
+    torch.manual_seed(0)
+    x = torch.empty(40, 16, 25, 25).contiguous(memory_format=torch.channels_last)
+    noise = _dropout_noise(x, 0.5)
+    assert noise.shape == x.shape and noise.stride() == x.stride()
+    assert abs(float((noise == 0).float().mean()) - 0.5) < 5 * (0.25 / x.numel()) ** 0.5
+    # Independent along the memory order (channels) and along the logical order (joints).
+    for a, b in ((noise[:, :-1], noise[:, 1:]), (noise[..., :-1], noise[..., 1:])):
+        assert abs(float(((a == 0) & (b == 0)).float().mean()) - 0.25) < 0.003
 
 
 def test_dropout_module_is_an_nn_dropout() -> None:
@@ -99,6 +111,18 @@ def test_fused_block_equals_the_straightforward_block(
     # Running statistics were updated identically.
     for (name, a), b in zip(block.named_buffers(), reference.buffers(), strict=True):
         assert torch.equal(a, b), name
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_spatial_mean_is_the_mean_with_a_dense_gradient(memory_format: torch.memory_format) -> None:
+    x = torch.randn(3, 4, 5, 6, dtype=torch.float64).to(memory_format=memory_format)
+    x.requires_grad_()
+    torch.testing.assert_close(spatial_mean(x), x.mean(dim=(2, 3)))
+    assert torch.autograd.gradcheck(spatial_mean, (x,))
+    (grad,) = torch.autograd.grad(spatial_mean(x).sum(), x)
+    assert torch.equal(grad, torch.full_like(x, 1 / 30))
+    if memory_format == torch.channels_last:  # materialised in the input's layout
+        assert grad.stride() == x.stride()
 
 
 # ------------------------------------------------------------------------------------- EADM
