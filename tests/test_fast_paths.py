@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Literal
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from aimclr import NTU_RGBD
 from aimclr.graph import adjacency
 from aimclr.nn import STGCN, STGCNBlock, attention_drop
-from aimclr.nn._fused import spatial_mean
+from aimclr.nn._fused import batch_norm, pointwise_conv, spatial_mean
 from aimclr.nn.stgcn import _Dropout, _dropout_noise
 
 # ----------------------------------------------------------------------------------- dropout
@@ -73,7 +75,7 @@ def test_dropout_module_is_an_nn_dropout() -> None:
 
 def _straightforward_block(block: STGCNBlock, x: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
     tcn = block.tcn
-    y = tcn.bn_out(tcn.conv(tcn.relu(tcn.bn_in(block.gcn(x, adj)))))
+    y = tcn._convolve(block.gcn(x, adj))  # the same layers: only the tail is fused
     if tcn.dropout.p > 0:
         y = y * _dropout_noise(y, tcn.dropout.p)  # the mask is drawn after the convolution
     if block.residual is not None:
@@ -123,6 +125,41 @@ def test_spatial_mean_is_the_mean_with_a_dense_gradient(memory_format: torch.mem
     assert torch.equal(grad, torch.full_like(x, 1 / 30))
     if memory_format == torch.channels_last:  # materialised in the input's layout
         assert grad.stride() == x.stride()
+
+
+@pytest.mark.parametrize(("stride", "frames"), [(1, 7), (2, 7), (2, 8)])
+def test_pointwise_conv_is_the_strided_1x1_convolution(stride: int, frames: int) -> None:
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, frames, 5, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(4, 3, 1, 1, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(4, dtype=torch.float64, requires_grad=True)
+    expected = F.conv2d(x, weight, bias, stride=(stride, 1))
+    torch.testing.assert_close(pointwise_conv(x, weight, bias, stride), expected)
+    assert torch.autograd.gradcheck(lambda *a: pointwise_conv(*a, stride), (x, weight, bias))
+    assert torch.autograd.gradcheck(lambda *a: pointwise_conv(*a, None, stride), (x, weight))
+
+
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_batch_norm_statistics_path_equals_the_module(momentum: float | None) -> None:
+    torch.manual_seed(0)
+    fast = nn.BatchNorm2d(6, momentum=momentum).double()
+    with torch.no_grad():
+        fast.weight.uniform_(0.5, 1.5)
+        fast.bias.normal_()
+    plain = copy.deepcopy(fast)
+    for _ in range(3):  # running statistics and the cumulative average follow the module
+        x = (torch.randn(4, 6, 7, 5, dtype=torch.float64) * 3 + 2).requires_grad_()
+        grad = torch.randn_like(x)
+        outputs = [batch_norm(fast, x), plain(x)]
+        grads = [torch.autograd.grad(out, [x, bn.weight, bn.bias], grad)
+                 for out, bn in zip(outputs, (fast, plain), strict=True)]  # fmt: skip
+        torch.testing.assert_close(outputs[0], outputs[1])
+        for got, expected in zip(*grads, strict=True):
+            torch.testing.assert_close(got, expected)
+    for (name, got), expected in zip(fast.named_buffers(), plain.buffers(), strict=True):
+        torch.testing.assert_close(got, expected, msg=name)
+    x = torch.randn(4, 6, 7, 5, dtype=torch.float64)
+    torch.testing.assert_close(batch_norm(fast.eval(), x), plain.eval()(x))
 
 
 # ------------------------------------------------------------------------------------- EADM

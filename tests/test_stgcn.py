@@ -125,11 +125,15 @@ def test_memory_formats_give_the_same_embeddings_and_gradients() -> None:
         out = encoder(x)
         out.square().sum().backward()
         grads = {name: p.grad for name, p in encoder.named_parameters()}
-        results.append((out.detach(), grads))
-    (out_a, grads_a), (out_b, grads_b) = results
+        results.append((out.detach(), grads, dict(encoder.named_buffers())))
+    # Contiguous maps take the hand-written GEMM layers and BatchNorm statistics of
+    # aimclr.nn._fused, channels-last ones the plain convolutions and BatchNorm.
+    (out_a, grads_a, buffers_a), (out_b, grads_b, buffers_b) = results
     assert torch.allclose(out_a, out_b, rtol=1e-10, atol=1e-12)
     for name, grad in grads_a.items():
         torch.testing.assert_close(grads_b[name], grad, rtol=1e-9, atol=1e-11, msg=name)
+    for name, buffer in buffers_a.items():  # running statistics and batch counts
+        torch.testing.assert_close(buffers_b[name], buffer, rtol=1e-10, atol=1e-12, msg=name)
     auto = STGCN(hidden_channels=4, hidden_dim=8)
     assert not auto.uses_channels_last(x)  # CPU, full precision
     assert auto.uses_channels_last(x.bfloat16())  # CPU, half precision

@@ -3,9 +3,13 @@
 oneDNN runs the graph convolution's channel mixing (a ``(1, K)`` convolution dilated by
 ``V``) and its gradients 2-3x slower than the same contraction written as batched matrix
 products on the ``(n, C, T, V)`` activations, because it first reorders those small-channel
-activations into its blocked layout. :func:`graph_conv` computes the same
-``Σ_k W_k x A_k`` with batched GEMMs in both directions, so nothing is reordered or
-materialised beyond the per-partition joint mixing.
+activations into its blocked layout; the 1x1 residual convolutions lose about 2x the same
+way. :func:`graph_conv` computes ``Σ_k W_k x A_k`` and :func:`pointwise_conv` ``W x + b``
+with batched GEMMs in both directions, so nothing is reordered or materialised beyond the
+per-partition joint mixing. :func:`batch_norm` computes the
+training-mode statistics of a contiguous map with two cheap reductions instead of
+ATen's CPU statistics kernel (about 30 % of a BatchNorm forward saved, the same rounding
+quality), and leaves normalisation and the backward pass to ATen.
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch import nn
 
-__all__ = ["graph_conv", "spatial_mean"]
+__all__ = ["batch_norm", "graph_conv", "pointwise_conv", "spatial_mean"]
 
 
 class _GraphConv(torch.autograd.Function):
@@ -85,6 +90,50 @@ class _GraphConv(torch.autograd.Function):
         return grad_x, grad_adj, grad_weight, grad_bias
 
 
+class _PointwiseConv(torch.autograd.Function):
+    """``out[n, c, t, v] = Σ_i W[c, i] · x[n, i, s·t, v] + b[c]`` (temporal stride ``s``)."""
+
+    @staticmethod
+    def forward(
+        ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: int
+    ) -> torch.Tensor:
+        n, c_in, t, v = x.shape
+        c = weight.shape[0]
+        kept = x[:, :, ::stride] if stride > 1 else x
+        t_out = kept.shape[2]
+        rows = kept.reshape(n, c_in, t_out * v)  # a copy of the kept frames when strided
+        matrix = weight.view(c, c_in)
+        if bias is None:
+            out = torch.bmm(matrix.expand(n, c, c_in), rows)
+        else:
+            out = torch.baddbmm(bias[None, :, None], matrix.expand(n, c, c_in), rows)
+        ctx.save_for_backward(rows, matrix)
+        ctx.shape = (t, stride, bias is not None)
+        return out.view(n, c, t_out, v)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        rows, matrix = ctx.saved_tensors
+        t, stride, has_bias = ctx.shape
+        n, c_in, _ = rows.shape
+        c = matrix.shape[0]
+        t_out, v = grad.shape[2], grad.shape[3]
+        grad3 = grad.reshape(n, c, t_out * v)
+        grad_x = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            kept = torch.bmm(matrix.t().expand(n, c_in, c), grad3).view(n, c_in, t_out, v)
+            if stride > 1:
+                grad_x = kept.new_zeros(n, c_in, t, v)
+                grad_x[:, :, ::stride] = kept
+            else:
+                grad_x = kept
+        if ctx.needs_input_grad[1]:
+            grad_weight = torch.bmm(grad3, rows.transpose(1, 2)).sum(0).view(c, c_in, 1, 1)
+        if has_bias and ctx.needs_input_grad[2]:
+            grad_bias = grad3.sum(dim=(0, 2))
+        return grad_x, grad_weight, grad_bias, None
+
+
 def _joint_bias(bias: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
     """The bias per (channel, joint) ``(C_out, W)``: ``Σ_k b_k · Σ_v A[k, v, w]``."""
     k = adj.shape[0]
@@ -107,6 +156,24 @@ def graph_conv(
         ``(n, C_out, T, W)``, contiguous.
     """
     out: torch.Tensor = _GraphConv.apply(x, adj, weight, bias)  # type: ignore[no-untyped-call]
+    return out
+
+
+def pointwise_conv(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: int = 1
+) -> torch.Tensor:
+    """A 1x1 convolution with temporal stride of contiguous ``x`` as batched GEMMs.
+
+    Args:
+        x: ``(n, C_in, T, V)``, contiguous.
+        weight: ``(C_out, C_in, 1, 1)``.
+        bias: ``(C_out,)`` or ``None``.
+        stride: temporal stride ``s``.
+
+    Returns:
+        ``(n, C_out, ⌊(T - 1) / s⌋ + 1, V)``, contiguous.
+    """
+    out: torch.Tensor = _PointwiseConv.apply(x, weight, bias, stride)  # type: ignore[no-untyped-call]
     return out
 
 
@@ -136,4 +203,71 @@ def spatial_mean(x: torch.Tensor) -> torch.Tensor:
     if x.is_contiguous():
         return x.mean(dim=(2, 3))
     out: torch.Tensor = _SpatialMean.apply(x)  # type: ignore[no-untyped-call]
+    return out
+
+
+class _BatchNormTrain(torch.autograd.Function):
+    """Training-mode BatchNorm of ``(n, C, T, V)``: returns ``(out, mean, biased var)``."""
+
+    @staticmethod
+    def forward(
+        ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        planes = x.view(x.shape[0], x.shape[1], -1)
+        # Mean over each plane, then over the batch: two short, vectorised reductions.
+        mean = planes.mean(dim=2).mean(dim=0)
+        var = (planes - mean[:, None]).square_().mean(dim=2).mean(dim=0)  # two-pass: exact
+        out = torch.ops.aten.native_batch_norm(x, weight, bias, mean, var, False, 0.0, eps)[0]
+        invstd = (var + eps).rsqrt_()
+        ctx.save_for_backward(x, weight, mean, invstd)
+        ctx.eps = eps
+        ctx.mark_non_differentiable(mean, var)
+        return out, mean, var
+
+    @staticmethod
+    def backward(
+        ctx: Any, grad: torch.Tensor, _mean: torch.Tensor, _var: torch.Tensor
+    ) -> tuple[torch.Tensor | None, ...]:
+        x, weight, mean, invstd = ctx.saved_tensors
+        mask = list(ctx.needs_input_grad[:3])
+        grad_x, grad_weight, grad_bias = torch.ops.aten.native_batch_norm_backward(
+            grad.contiguous(), x, weight, None, None, mean, invstd, True, ctx.eps, mask
+        )
+        return grad_x, grad_weight, grad_bias, None
+
+
+def batch_norm(bn: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
+    """``bn(x)``, with the faster statistics in training mode for contiguous CPU maps.
+
+    Covers affine BatchNorm with running statistics on a contiguous float32/float64 CPU
+    ``x`` ``(n, C, T, V)`` outside autocast and compilation; everything else (and the
+    running statistics' semantics: momentum, cumulative average, unbiased variance) is
+    the module's own.
+    """
+    if not (
+        bn.training
+        and x.device.type == "cpu"
+        and x.dtype in (torch.float32, torch.float64)
+        and x.is_contiguous()
+        and x.dim() == 4
+        and bn.affine
+        and bn.running_mean is not None
+        and bn.running_var is not None
+        and bn.num_batches_tracked is not None
+        and not torch.is_autocast_enabled("cpu")
+        and not torch.compiler.is_compiling()
+    ):
+        out: torch.Tensor = bn(x)
+        return out
+    weight, bias = bn.weight, bn.bias
+    out, mean, var = _BatchNormTrain.apply(x, weight, bias, bn.eps)  # type: ignore[no-untyped-call]
+    with torch.no_grad():
+        bn.num_batches_tracked.add_(1)
+        factor = bn.momentum
+        if factor is None:  # cumulative moving average
+            factor = 1.0 / float(bn.num_batches_tracked)
+        count = x.numel() // x.shape[1]
+        bn.running_mean.lerp_(mean.to(bn.running_mean.dtype), factor)
+        unbiased = var * (count / max(count - 1, 1))
+        bn.running_var.lerp_(unbiased.to(bn.running_var.dtype), factor)
     return out
