@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any
 
@@ -13,6 +14,8 @@ from aimclr import COCO_17, NTU_RGBD, OPENPOSE_18, AimCLRError, SkeletonLayout
 from aimclr.checkpoint import load_reference_encoder
 from aimclr.graph import adjacency
 from aimclr.nn import EADM, STGCN, GraphConv, ProjectionHead, reference_init_
+from aimclr.nn._fused import plain_layers
+from aimclr.nn.stgcn import MemoryFormat
 
 
 def n_params(module: torch.nn.Module) -> int:
@@ -103,6 +106,24 @@ def test_graph_conv_paths_match_the_reference_in_value_and_gradient(
         grads.append((out.detach(), *torch.autograd.grad(out, params, grad_out)))
     for expected, got in zip(*grads, strict=True):
         torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("memory_format", ["contiguous", "channels_last"])
+def test_hand_written_layers_equal_the_plain_layers(memory_format: MemoryFormat) -> None:
+    # The whole encoder, train mode: outputs, every gradient and BatchNorm's statistics.
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 3, 12, 25, 2, dtype=torch.float64, generator=generator)
+    results = []
+    for plain in (False, True):
+        torch.manual_seed(1)
+        encoder = STGCN(hidden_channels=4, hidden_dim=8, dropout=0.0, memory_format=memory_format)
+        encoder.double()
+        with plain_layers() if plain else contextlib.nullcontext():
+            out = encoder(x)
+            out.square().sum().backward()
+        results.append([out, *(p.grad for p in encoder.parameters()), *encoder.buffers()])
+    for fast, reference in zip(*results, strict=True):
+        torch.testing.assert_close(fast, reference, rtol=1e-9, atol=1e-11)
 
 
 def test_graph_conv_needs_no_input_gradient() -> None:

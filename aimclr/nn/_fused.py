@@ -14,12 +14,57 @@ quality), and leaves normalisation and the backward pass to ATen.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 from torch import nn
 
-__all__ = ["batch_norm", "graph_conv", "pointwise_conv", "spatial_mean"]
+from aimclr._autocast import autocast_dtype
+
+__all__ = [
+    "batch_norm",
+    "channels_last_path",
+    "contiguous_path",
+    "graph_conv",
+    "graph_conv_rows",
+    "plain_layers",
+    "pointwise_conv",
+    "spatial_mean",
+]
+
+_enabled = True
+
+
+@contextlib.contextmanager
+def plain_layers() -> Iterator[None]:
+    """Run the ST-GCN with its plain PyTorch layers inside the context (A/B timing, tests)."""
+    global _enabled
+    previous, _enabled = _enabled, False
+    try:
+        yield
+    finally:
+        _enabled = previous
+
+
+def _eager_cpu(x: torch.Tensor) -> bool:
+    return _enabled and x.device.type == "cpu" and not torch.compiler.is_compiling()
+
+
+def contiguous_path(x: torch.Tensor) -> bool:
+    """Whether a contiguous map ``x`` takes the GEMM layers: CPU, no autocast, no compiler."""
+    return _eager_cpu(x) and x.is_contiguous() and autocast_dtype("cpu") is None
+
+
+def channels_last_path(x: torch.Tensor) -> bool:
+    """Whether a channels-last map ``x`` (any dtype, autocast allowed) takes the row GEMMs."""
+    return (
+        _eager_cpu(x)
+        and x.dim() == 4
+        and x.is_contiguous(memory_format=torch.channels_last)
+        and not x.is_contiguous()
+    )
 
 
 class _GraphConv(torch.autograd.Function):
@@ -88,6 +133,47 @@ class _GraphConv(torch.autograd.Function):
                 assert grad_adj is not None
                 grad_adj = grad_adj + (bias.view(k, c) @ per_joint)[:, None, :]
         return grad_x, grad_adj, grad_weight, grad_bias
+
+
+class _GraphConvRows(torch.autograd.Function):
+    """Graph convolution of frames ``(n·T, V, C_in)`` (channels-last memory) → ``(n·T·W, C)``.
+
+    ``z[f] = M @ frames[f]`` with the mixing matrix ``M`` ``(W·K, V)`` (row ``w·K + k`` is
+    ``A[k, :, w]``), then ``out = z.view(n·T·W, K·C_in) @ weight`` with ``weight``
+    ``(K·C_in, C)``. Every operand is used in its stored order (a transposed operand makes
+    oneDNN's half-precision GEMMs copy it), except one copy of the small input.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any, frames: torch.Tensor, mixing: torch.Tensor, weight: torch.Tensor
+    ) -> torch.Tensor:
+        f, v, _ = frames.shape
+        rows = mixing.shape[0]
+        with torch.autocast("cpu", enabled=False):
+            z = torch.bmm(mixing.expand(f, rows, v), frames)  # (n·T, W·K, C_in)
+            out = z.view(-1, weight.shape[0]) @ weight
+        ctx.save_for_backward(frames, mixing, weight, z)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        frames, mixing, weight, z = ctx.saved_tensors
+        f, v, c_in = frames.shape
+        rows = mixing.shape[0]
+        grad = grad.to(weight.dtype)
+        grad_frames = grad_mixing = grad_weight = None
+        grad_z = (grad @ weight.t()).view(f, rows, c_in)
+        if ctx.needs_input_grad[0]:
+            grad_frames = torch.bmm(mixing.t().contiguous().expand(f, v, rows), grad_z)
+        if ctx.needs_input_grad[1]:
+            # Σ over frames of grad_z[f] @ frames[f]ᵀ, summed in float32 at least.
+            per_frame = torch.bmm(grad_z, frames.transpose(1, 2).contiguous())
+            total = per_frame.sum(dim=0, dtype=torch.promote_types(per_frame.dtype, torch.float32))
+            grad_mixing = total.to(mixing.dtype)
+        if ctx.needs_input_grad[2]:
+            grad_weight = z.view(-1, weight.shape[0]).t() @ grad
+        return grad_frames, grad_mixing, grad_weight
 
 
 class _PointwiseConv(torch.autograd.Function):
@@ -159,6 +245,24 @@ def graph_conv(
     return out
 
 
+def graph_conv_rows(
+    frames: torch.Tensor, mixing: torch.Tensor, weight: torch.Tensor
+) -> torch.Tensor:
+    """Bias-free graph convolution of channels-last frames as two row GEMMs.
+
+    Args:
+        frames: ``(n·T, V, C_in)``, the memory of a channels-last ``(n, C_in, T, V)`` map.
+        mixing: ``(W·K, V)``; row ``w·K + k`` holds ``A[k, :, w]``.
+        weight: ``(K·C_in, C_out)``; row ``k·C_in + i`` holds ``W_k[:, i]``.
+
+    Returns:
+        ``(n·T·W, C_out)``: the memory of the channels-last output ``(n, C_out, T, W)``.
+        Operands must share one dtype (cast them first under autocast).
+    """
+    out: torch.Tensor = _GraphConvRows.apply(frames, mixing, weight)  # type: ignore[no-untyped-call]
+    return out
+
+
 def pointwise_conv(
     x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: int = 1
 ) -> torch.Tensor:
@@ -198,9 +302,10 @@ def spatial_mean(x: torch.Tensor) -> torch.Tensor:
 
     The plain mean's gradient is a broadcast view; CPU kernels that combine it with a
     channels-last half-precision tensor (the ReLU before the pooling) take a slow
-    strided path. Contiguous inputs keep the plain mean (their kernels handle it).
+    strided path. Only maps on :func:`channels_last_path` need it; others take the
+    plain mean.
     """
-    if x.is_contiguous():
+    if not channels_last_path(x):
         return x.mean(dim=(2, 3))
     out: torch.Tensor = _SpatialMean.apply(x)  # type: ignore[no-untyped-call]
     return out
@@ -239,23 +344,20 @@ class _BatchNormTrain(torch.autograd.Function):
 def batch_norm(bn: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
     """``bn(x)``, with the faster statistics in training mode for contiguous CPU maps.
 
-    Covers affine BatchNorm with running statistics on a contiguous float32/float64 CPU
-    ``x`` ``(n, C, T, V)`` outside autocast and compilation; everything else (and the
-    running statistics' semantics: momentum, cumulative average, unbiased variance) is
-    the module's own.
+    Covers affine BatchNorm with running statistics on a float32/float64 ``x``
+    ``(n, C, T, V)`` that takes :func:`contiguous_path`; everything else (and the running
+    statistics' semantics: momentum, cumulative average, unbiased variance) is the
+    module's own.
     """
     if not (
         bn.training
-        and x.device.type == "cpu"
+        and contiguous_path(x)
         and x.dtype in (torch.float32, torch.float64)
-        and x.is_contiguous()
         and x.dim() == 4
         and bn.affine
         and bn.running_mean is not None
         and bn.running_var is not None
         and bn.num_batches_tracked is not None
-        and not torch.is_autocast_enabled("cpu")
-        and not torch.compiler.is_compiling()
     ):
         out: torch.Tensor = bn(x)
         return out

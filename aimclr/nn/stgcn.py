@@ -27,7 +27,15 @@ from aimclr._autocast import autocast_dtype
 from aimclr._checks import check_floating, check_probability, check_rank, check_tensor, describe
 from aimclr.errors import AimCLRError
 from aimclr.graph import SkeletonLayout, Strategy, adjacency, get_layout
-from aimclr.nn._fused import batch_norm, graph_conv, pointwise_conv, spatial_mean
+from aimclr.nn._fused import (
+    batch_norm,
+    channels_last_path,
+    contiguous_path,
+    graph_conv,
+    graph_conv_rows,
+    pointwise_conv,
+    spatial_mean,
+)
 
 __all__ = ["MEMORY_FORMATS", "STGCN", "GraphConv", "STGCNBlock", "TemporalConv", "reference_init_"]
 
@@ -69,13 +77,12 @@ class GraphConv(nn.Module):
         Returns:
             ``(n, C_out, T, W)``, in the memory format of ``x``.
         """
-        if x.device.type == "cpu" and not torch.compiler.is_compiling():
-            # Hand-written GEMM paths (the dilated convolution below is slow to run and to
-            # differentiate on the CPU); the compiler traces the plain formulation.
-            if _is_channels_last(x):
-                return self._forward_rows(x, adj)
-            if _plain_cpu(x):
-                return graph_conv(x, adj, self.conv.weight, self.conv.bias)
+        # On the CPU, hand-written GEMMs (the dilated convolution below is slow to run and
+        # to differentiate there); the compiler and other devices take the plain layers.
+        if contiguous_path(x):
+            return graph_conv(x, adj, self.conv.weight, self.conv.bias)
+        if channels_last_path(x):
+            return self._forward_rows(x, adj)
         n, c_in, t, v = x.shape
         k, _, w = adj.shape
         c = self.out_channels
@@ -109,14 +116,12 @@ class GraphConv(nn.Module):
         n, c_in, t, v = x.shape
         k, _, w = adj.shape
         c = self.out_channels
-        # Under autocast, cast the small operands before broadcasting them: autocast
-        # would otherwise materialise the expanded mixing matrix (and its gradient).
+        # Autocast's dtype, applied here: the product runs with autocast off.
         dtype = autocast_dtype("cpu") or x.dtype
         frames = x.to(dtype).permute(0, 2, 3, 1).reshape(n * t, v, c_in)  # a view
         mixing = adj.to(dtype).permute(2, 0, 1).reshape(w * k, v)  # row w·K + k: A[k, :, w]
-        z = torch.bmm(mixing.expand(n * t, w * k, v), frames)  # (n·T, W·K, C_in)
         weight = self.conv.weight.to(dtype).view(k, c, c_in).transpose(1, 2)
-        out = (z.view(n * t * w, k * c_in) @ weight.reshape(k * c_in, c)).view(n * t, w * c)
+        out = graph_conv_rows(frames, mixing, weight.reshape(k * c_in, c)).view(n * t, w * c)
         if self.conv.bias is not None:
             bias = self._joint_bias(self.conv.bias, adj).t().reshape(1, w * c)
             out = out.add_(bias.to(out.dtype))
@@ -128,19 +133,6 @@ class GraphConv(nn.Module):
         The per-partition bias ``b_k`` passes through ``A`` too.
         """
         return bias.view(adj.shape[0], self.out_channels).t() @ adj.sum(dim=1)
-
-
-def _plain_cpu(x: torch.Tensor) -> bool:
-    """Whether ``x`` is a contiguous CPU map outside autocast and compilation.
-
-    Such maps take the hand-written GEMM layers of :mod:`aimclr.nn._fused`.
-    """
-    return (
-        x.device.type == "cpu"
-        and x.is_contiguous()
-        and autocast_dtype("cpu") is None
-        and not torch.compiler.is_compiling()
-    )
 
 
 def _is_channels_last(x: torch.Tensor) -> bool:
@@ -247,7 +239,7 @@ class _ConvResidual(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         conv = self.conv
-        if _plain_cpu(x):  # oneDNN reorders small-channel maps: GEMMs are ~2x faster
+        if contiguous_path(x):  # oneDNN reorders small-channel maps: GEMMs are ~2x faster
             return batch_norm(self.bn, pointwise_conv(x, conv.weight, conv.bias, conv.stride[0]))
         return batch_norm(self.bn, conv(x))
 
