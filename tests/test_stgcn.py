@@ -88,10 +88,10 @@ def test_graph_conv_paths_match_the_reference_in_value_and_gradient(
     # The CPU paths (batched GEMMs for contiguous input, row GEMMs for channels-last) have
     # hand-written backward passes: every gradient against autograd through the einsum.
     torch.manual_seed(0)
-    gcn = GraphConv(5, 7, 3).double()
+    gcn = GraphConv(8, 7, 3).double()  # 8 input channels: the fewest the row path takes
     if not bias:
         gcn.conv.bias = None
-    x = torch.randn(2, 5, 4, 25, dtype=torch.float64)
+    x = torch.randn(2, 8, 4, 25, dtype=torch.float64)
     importance = torch.rand(3, 25, 25, dtype=torch.float64, requires_grad=True)
     grad_out = torch.randn(2, 7, 4, 25, dtype=torch.float64)
     grads = []
@@ -116,7 +116,7 @@ def test_hand_written_layers_equal_the_plain_layers(memory_format: MemoryFormat)
     results = []
     for plain in (False, True):
         torch.manual_seed(1)
-        encoder = STGCN(hidden_channels=4, hidden_dim=8, dropout=0.0, memory_format=memory_format)
+        encoder = STGCN(hidden_channels=8, hidden_dim=8, dropout=0.0, memory_format=memory_format)
         encoder.double()
         with plain_layers() if plain else contextlib.nullcontext():
             out = encoder(x)
