@@ -12,11 +12,12 @@ A second table splits the training-mode cost by block: each of the ten ST-GCN bl
 timed on its own input (captured from one forward of the same batch), forward with
 autograd recording and forward + backward for a fixed upstream gradient, so it shows
 which blocks run near the sgemm rate and which are bound by memory traffic. Each block is
-also timed, interleaved, with the library's plain PyTorch layers
-(:func:`aimclr.nn._fused.plain_layers`: the graph convolution as a dilated convolution, the
-1x1 residuals through oneDNN, ATen's BatchNorm statistics), which shows what the
-hand-written CPU layers buy per block. ``--precision bf16`` runs the blocks under CPU
-bfloat16 autocast (channels-last activations, the encoder's ``"auto"`` layout there).
+also timed, interleaved, the way the library ran it before its CPU layers were written by
+hand ("before": :func:`aimclr.nn._fused.plain_layers`, i.e. the graph convolution as a
+dilated convolution, the 1x1 residuals through oneDNN, ATen's BatchNorm statistics, and
+contiguous activations), which shows what those layers and the layout buy per block.
+``--precision bf16`` runs the blocks under CPU bfloat16 autocast (channels-last
+activations, the encoder's ``"auto"`` layout there; "before" is contiguous).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import count_flops, markdown_table, median_seconds, sgemm_case
+from _common import count_flops, markdown_table, median_seconds, sgemm_case, use_cpu_time
 
 from aimclr.nn import STGCN
 from aimclr.nn._fused import plain_layers
@@ -47,10 +48,13 @@ def encoder_cases(
 
     The input is ``(batch, 3, 50, 25, 2)`` on ``device``; the encoder is
     ``STGCN(hidden_channels=16, hidden_dim=256)`` seeded with 0. ``amp``: run under
-    autocast to that dtype; ``plain``: with the plain PyTorch layers.
+    autocast to that dtype; ``plain``: the path before the hand-written CPU layers (plain
+    PyTorch layers, contiguous activations).
     """
     torch.manual_seed(0)
-    encoder = STGCN("ntu-rgb+d", hidden_channels=16, hidden_dim=256).to(device)
+    layout = "contiguous" if plain else "auto"
+    encoder = STGCN("ntu-rgb+d", hidden_channels=16, hidden_dim=256, memory_format=layout)
+    encoder = encoder.to(device)
     x = torch.randn(batch, 3, 50, 25, 2, device=device)
     device_type = torch.device(device).type
 
@@ -79,16 +83,16 @@ def encoder_cases(
 
 
 def run(batch: int = 32, repeats: int = 7) -> list[dict[str, Any]]:
-    """Time encoder forward, forward + backward (fp32 and bf16, hand-written and plain
-    CPU layers) and the sgemm; one row per case."""
+    """Time encoder forward, forward + backward (fp32 and bf16; the library and "before",
+    see :func:`encoder_cases`) and the sgemm; one row per case."""
     cases: dict[str, Callable[[], object]] = {}
     for precision, amp in PRECISIONS.items():
         forward, forward_backward = encoder_cases(batch, amp=amp)
         plain_forward, plain_backward = encoder_cases(batch, amp=amp, plain=True)
         cases[f"encoder forward {precision}"] = forward
         cases[f"encoder fwd+bwd {precision}"] = forward_backward
-        cases[f"encoder forward {precision}, plain layers"] = plain_forward
-        cases[f"encoder fwd+bwd {precision}, plain layers"] = plain_backward
+        cases[f"encoder forward {precision}, before"] = plain_forward
+        cases[f"encoder fwd+bwd {precision}, before"] = plain_backward
     sgemm, _ = sgemm_case()
     cases["sgemm 2048^3"] = sgemm
     flops = {name: count_flops(fn) for name, fn in cases.items()}
@@ -140,13 +144,14 @@ def _block_closures(
 def block_cases(
     batch: int, precision: str = "fp32", device: str = "cpu"
 ) -> list[tuple[str, Callable[[], torch.Tensor], Callable[[], None], Callable[[], None]]]:
-    """Per-block training-mode cases: ``(label, forward, fwd+bwd, fwd+bwd with plain layers)``.
+    """Per-block training-mode cases: ``(label, forward, fwd+bwd, fwd+bwd before)``.
 
     Every block runs on the input it receives in a forward of a ``(batch, 3, 50, 25, 2)``
     batch through the seeded encoder of :func:`encoder_cases` (under autocast for
     ``bf16``, so in its dtype and layout); inputs require grad and the adjacency is
     rebuilt from the edge-importance parameter in each call, as in the encoder, so the
-    backward computes the same gradients as in a training step.
+    backward computes the same gradients as in a training step. "Before" runs the block
+    with the plain layers on a contiguous copy of its input.
     """
     amp = PRECISIONS[precision]
     torch.manual_seed(0)
@@ -164,15 +169,15 @@ def block_cases(
         shape = "x".join(map(str, block_input.shape[1:]))
         forward, both = _block_closures(encoder, i, block_input.clone().requires_grad_(), amp,
                                         plain=False)  # fmt: skip
-        _, plain_both = _block_closures(encoder, i, block_input.clone().requires_grad_(), amp,
-                                        plain=True)  # fmt: skip
+        contiguous = block_input.contiguous().requires_grad_()
+        _, plain_both = _block_closures(encoder, i, contiguous, amp, plain=True)
         cases.append((f"block {i + 1} ({shape})", forward, both, plain_both))
     return cases
 
 
 def run_blocks(batch: int = 32, repeats: int = 7, precision: str = "fp32") -> list[dict[str, Any]]:
-    """Time every block's forward and forward + backward, with the hand-written CPU layers
-    and with the plain ones, round-robin with the sgemm; one row per block."""
+    """Time every block's forward and forward + backward, and its forward + backward
+    before (see :func:`block_cases`), round-robin with the sgemm; one row per block."""
     cases: dict[str, Callable[[], object]] = {}
     for label, forward, forward_backward, plain_backward in block_cases(batch, precision):
         cases[f"{label} fwd"] = forward
@@ -210,7 +215,7 @@ def run_blocks(batch: int = 32, repeats: int = 7, precision: str = "fp32") -> li
 def block_table(rows: list[dict[str, Any]]) -> str:
     """Markdown table of :func:`run_blocks` rows, with a total row."""
     headers = ("block (C, T, V in)", "fwd ms", "fwd % sgemm", "fwd+bwd ms", "fwd+bwd GFLOP",
-               "fwd+bwd % sgemm", "% of FLOPs", "% of time", "plain layers fwd+bwd ms",
+               "fwd+bwd % sgemm", "% of FLOPs", "% of time", "before: fwd+bwd ms",
                "gain")  # fmt: skip
     body = [tuple(v for k, v in r.items() if k != "precision") for r in rows]
     both = sum(r["fwd_bwd_ms"] for r in rows)
@@ -241,8 +246,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--precision", choices=tuple(PRECISIONS), default="fp32",
                         help="per-block table in float32 or under bfloat16 autocast")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time with CPU time (robust on a busy machine; --threads 1 only)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.cpu_time:
+        use_cpu_time()
     rows = run(args.batch, args.repeats)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}, "
@@ -250,7 +259,7 @@ def main() -> None:
     )
     print(table(rows))
     print(f"\nPer block, training mode, {args.precision} (N·M = 2N rows, persons folded into "
-          "the batch; plain layers: aimclr.nn._fused.plain_layers):\n")  # fmt: skip
+          "the batch; before: plain layers, contiguous):\n")  # fmt: skip
     print(block_table(run_blocks(args.batch, args.repeats, args.precision)))
 
 

@@ -36,9 +36,9 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -48,7 +48,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import count_flops, markdown_table, median_seconds, sgemm_case
+from _common import (
+    clock,
+    count_flops,
+    markdown_table,
+    median_seconds,
+    sgemm_case,
+    use_cpu_time,
+    using_cpu_time,
+)
 from _reference_like import ReferenceLikeStep
 
 from aimclr.cpu import retain_freed_memory
@@ -187,19 +195,21 @@ def _worker(spec: str, official: str | None, warmup: int) -> None:
     info = {"gflop": flops / 1e9, "peak_rss_mib": peak_mib, "allocator": allocator}
     print(json.dumps(info), flush=True)
     for _ in sys.stdin:
-        start = time.perf_counter()
+        start = clock()
         step()
-        print(time.perf_counter() - start, flush=True)
+        print(clock() - start, flush=True)
 
 
 class Worker:
     """A subprocess running :func:`_worker` for one case."""
 
-    def __init__(self, case: Case, official: str | None, warmup: int) -> None:
+    def __init__(self, case: Case, official: str | None, warmup: int, cpu_time: bool) -> None:
         args = [sys.executable, __file__, "--worker", json.dumps(asdict(case)),
                 "--threads", str(torch.get_num_threads()), "--warmup", str(warmup)]  # fmt: skip
         if official is not None:
             args += ["--official", official]
+        if cpu_time:
+            args.append("--cpu-time")
         self.process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         text=True)  # fmt: skip
         self.info: dict[str, Any] = json.loads(self._line())
@@ -211,12 +221,12 @@ class Worker:
             raise RuntimeError(f"worker exited with {self.process.wait()}")
         return line
 
-    def step(self) -> None:
-        """Run one step in the worker (the call returns when it is done)."""
+    def step(self) -> float:
+        """Run one step in the worker; its time as the worker measured it."""
         assert self.process.stdin is not None
         self.process.stdin.write("step\n")
         self.process.stdin.flush()
-        self._line()
+        return float(self._line())
 
     def close(self) -> None:
         assert self.process.stdin is not None
@@ -232,14 +242,20 @@ def measure_workers(
     The workers start one after the other; each runs ``max(warmup, 3)`` steps (two for
     its memory figure, one counting FLOPs) before the timed rounds.
     """
-    workers = {case.label: Worker(case, official, warmup) for case in cases}
+    workers = {case.label: Worker(case, official, warmup, using_cpu_time()) for case in cases}
+    sgemm, sgemm_flops = sgemm_case()
+    times: dict[str, list[float]] = {label: [] for label in [*workers, "sgemm"]}
     try:
-        sgemm, sgemm_flops = sgemm_case()
-        timed: dict[str, Callable[[], object]] = {label: w.step for label, w in workers.items()}
-        seconds = median_seconds({**timed, "sgemm": sgemm}, repeats, warmup=0)
+        for _ in range(repeats):
+            for label, worker in workers.items():
+                times[label].append(worker.step())
+            start = clock()
+            sgemm()
+            times["sgemm"].append(clock() - start)
     finally:
         for worker in workers.values():
             worker.close()
+    seconds = {label: statistics.median(values) for label, values in times.items()}
     sgemm_rate = sgemm_flops / seconds["sgemm"] / 1e9
     rows = []
     for case in cases:
@@ -367,16 +383,23 @@ def main() -> None:
                         help="folder holding the official code's net/ package: time it too")
     parser.add_argument("--default-allocator", action="store_true",
                         help="library workers keep glibc's defaults (no retain_freed_memory)")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time with each process's CPU time (robust on a busy machine; "
+                             "meaningful with --threads 1 only)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--warmup", type=int, default=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.cpu_time:
+        use_cpu_time()
     if args.worker:
         _worker(args.worker, args.official, args.warmup)
         return
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     results = run(args.quick, args.official, args.default_allocator)
-    print(f"load average (1 min) at the start: {load:.2f}\n\n{summary(results)}")
+    timing = "CPU time" if args.cpu_time else "wall time"
+    print(f"{args.threads} threads, {timing}; load average (1 min) at the start: {load:.2f}"
+          f"\n\n{summary(results)}")  # fmt: skip
     for name, rows in results.items():
         print(f"\n### step: {name}\n\n{table(rows)}")
 

@@ -7,8 +7,8 @@ up to ~15 minutes without, on 2 threads of an idle CPU). Writes Markdown to stdo
 1. transforms: batched versus per-sample view triples (``bench_transforms.py``, run as
    a subprocess; its printed lines are quoted as they are);
 2. encoder: forward and forward + backward of the ST-GCN, float32 and bfloat16 autocast,
-   in total and per block, each also with the plain PyTorch layers
-   (``bench_encoder.py``);
+   in total and per block, each also timed the way it ran before the hand-written CPU
+   layers (``bench_encoder.py``);
 3. the pre-training step in both stages, float32 and bfloat16 autocast, at batch 32 (and 8
    without ``--quick``): the library against the reference-like baseline and, with
    ``--official DIR``, the official code, each in its own worker process, timed
@@ -37,7 +37,7 @@ sys.path.insert(0, str(HERE))
 
 import bench_encoder  # noqa: E402
 import bench_step  # noqa: E402
-from _common import machine_info, markdown_table  # noqa: E402
+from _common import machine_info, markdown_table, use_cpu_time  # noqa: E402
 
 from aimclr.cpu import retain_freed_memory  # noqa: E402
 
@@ -71,15 +71,24 @@ def main() -> None:
                         help="keep glibc's defaults instead of aimclr.cpu.retain_freed_memory()")
     parser.add_argument("--official", metavar="DIR",
                         help="folder holding the official code's net/ package: time it too")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time with CPU time (robust on a busy machine; --threads 1 only)")
     args = parser.parse_args()
+    if args.cpu_time:
+        use_cpu_time()
     retained = not args.default_allocator and retain_freed_memory()
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
 
-    info = {**machine_info(), "allocator": "retained" if retained else "glibc default"}
+    info = {**machine_info(), "allocator": "retained" if retained else "glibc default",
+            "clock": "CPU time" if args.cpu_time else "wall time"}  # fmt: skip
     command = "python benchmarks/run_all.py" + (" --quick" if args.quick else "")
     if args.official:
         command += " --official DIR"
+    if args.threads != 2:
+        command += f" --threads {args.threads}"
+    if args.cpu_time:
+        command += " --cpu-time"
     sections = [
         "# aimclr benchmarks",
         f"`{command}`\n",
@@ -94,15 +103,16 @@ def main() -> None:
     print("# encoder", file=sys.stderr)
     repeats = 3 if args.quick else 7
     raw["encoder"] = bench_encoder.run(batch=32, repeats=repeats)
-    sections += ["## Encoder (batch 32, input (32, 3, 50, 25, 2); plain layers: "
-                 "`aimclr.nn._fused.plain_layers()`)",
+    sections += ["## Encoder (batch 32, input (32, 3, 50, 25, 2); before: "
+                 "`aimclr.nn._fused.plain_layers()`, contiguous)",
                  bench_encoder.table(raw["encoder"])]  # fmt: skip
     for precision in bench_encoder.PRECISIONS:
         print(f"# encoder blocks {precision}", file=sys.stderr)
         rows = bench_encoder.run_blocks(batch=32, repeats=repeats, precision=precision)
         raw[f"encoder_blocks_{precision}"] = rows
         sections += [f"## Encoder per block, {precision} (training mode, batch 32; % of time: "
-                     "of the ten blocks' fwd+bwd; gain: plain layers' time / this time)",
+                     "of the ten blocks' fwd+bwd; before: plain layers, contiguous; "
+                     "gain: before / now)",
                      bench_encoder.block_table(rows)]  # fmt: skip
 
     raw["step"] = bench_step.run(args.quick, args.official, args.default_allocator)

@@ -429,11 +429,12 @@ class STGCN(nn.Module):
     def uses_channels_last(self, x: torch.Tensor) -> bool:
         """Whether the blocks run channels-last for the input ``x``.
 
-        ``memory_format="auto"`` picks channels-last for half-precision work on CUDA
-        (``x`` in float16/bfloat16, or CUDA autocast on): cuDNN's convolutions and
-        BatchNorm with few channels are much faster in that layout there, while float32
-        and CPU work run faster contiguous. The result does not depend on the choice
-        (up to rounding).
+        ``memory_format="auto"`` picks channels-last for half-precision work on the CPU
+        and on CUDA (``x`` in float16/bfloat16, or autocast on for ``x``'s device):
+        oneDNN's and cuDNN's half-precision convolutions and BatchNorm with few channels
+        are much faster in that layout, while float32 work runs faster contiguous (on
+        the CPU through the hand-written GEMM layers of ``aimclr.nn._fused``). The
+        result does not depend on the choice (up to rounding).
         """
         if self.memory_format != "auto":
             return self.memory_format == "channels_last"
