@@ -2,7 +2,9 @@
 
 Timing is round-robin: every repeat calls each case once, so a change in machine load
 during a run (other jobs on a shared box) affects all cases alike; reported times are
-medians over the repeats.
+medians over the repeats. Times are wall-clock unless :func:`use_cpu_time` switched them
+to the process's CPU time, which other jobs on a busy machine disturb much less but which
+equals the wall time of a computation only when it runs on one thread.
 """
 
 from __future__ import annotations
@@ -19,20 +21,38 @@ from torch.utils.flop_counter import FlopCounterMode
 
 SGEMM_SIZE = 2048
 
+_clock: Callable[[], float] = time.perf_counter
+
+
+def use_cpu_time() -> None:
+    """Time with the process's CPU time from now on (meaningful with one thread only)."""
+    global _clock
+    _clock = time.process_time
+
+
+def using_cpu_time() -> bool:
+    """Whether :func:`use_cpu_time` switched the clock to CPU time."""
+    return _clock is time.process_time
+
+
+def clock() -> float:
+    """The current reading of the benchmark clock (wall or CPU time), in seconds."""
+    return _clock()
+
 
 def median_seconds(
     cases: dict[str, Callable[[], object]], repeats: int, warmup: int = 2
 ) -> dict[str, float]:
-    """Median wall time per case, timing the cases round-robin after ``warmup`` rounds."""
+    """Median time per case, timing the cases round-robin after ``warmup`` rounds."""
     for _ in range(warmup):
         for fn in cases.values():
             fn()
     times: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(repeats):
         for name, fn in cases.items():
-            start = time.perf_counter()
+            start = clock()
             fn()
-            times[name].append(time.perf_counter() - start)
+            times[name].append(clock() - start)
     return {name: statistics.median(values) for name, values in times.items()}
 
 

@@ -6,10 +6,13 @@ up to ~15 minutes without, on 2 threads of an idle CPU). Writes Markdown to stdo
 
 1. transforms: batched versus per-sample view triples (``bench_transforms.py``, run as
    a subprocess; its printed lines are quoted as they are);
-2. encoder: forward and forward + backward of the ST-GCN, in total and per block
-   (``bench_encoder.py``);
-3. the pre-training step at several batch sizes (library path versus the
-   straightforward one), frame counts ``T``, queue sizes ``K`` and in bfloat16 autocast
+2. encoder: forward and forward + backward of the ST-GCN, float32 and bfloat16 autocast,
+   in total and per block, each also timed the way it ran before the hand-written CPU
+   layers (``bench_encoder.py``);
+3. the pre-training step in both stages, float32 and bfloat16 autocast, at batch 32 (and 8
+   without ``--quick``): the library against the reference-like baseline and, with
+   ``--official DIR``, the official code, each in its own worker process, timed
+   round-robin; then the allocator, frame count ``T`` and queue size ``K``
    (``bench_step.py``).
 
 Every section times its cases round-robin together with a 2048³ sgemm, so "% sgemm"
@@ -34,7 +37,7 @@ sys.path.insert(0, str(HERE))
 
 import bench_encoder  # noqa: E402
 import bench_step  # noqa: E402
-from _common import machine_info, markdown_table  # noqa: E402
+from _common import machine_info, markdown_table, use_cpu_time  # noqa: E402
 
 from aimclr.cpu import retain_freed_memory  # noqa: E402
 
@@ -66,13 +69,26 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=HERE / "results.md")
     parser.add_argument("--default-allocator", action="store_true",
                         help="keep glibc's defaults instead of aimclr.cpu.retain_freed_memory()")
+    parser.add_argument("--official", metavar="DIR",
+                        help="folder holding the official code's net/ package: time it too")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time with CPU time (robust on a busy machine; --threads 1 only)")
     args = parser.parse_args()
+    if args.cpu_time:
+        use_cpu_time()
     retained = not args.default_allocator and retain_freed_memory()
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
 
-    info = {**machine_info(), "allocator": "retained" if retained else "glibc default"}
+    info = {**machine_info(), "allocator": "retained" if retained else "glibc default",
+            "clock": "CPU time" if args.cpu_time else "wall time"}  # fmt: skip
     command = "python benchmarks/run_all.py" + (" --quick" if args.quick else "")
+    if args.official:
+        command += " --official DIR"
+    if args.threads != 2:
+        command += f" --threads {args.threads}"
+    if args.cpu_time:
+        command += " --cpu-time"
     sections = [
         "# aimclr benchmarks",
         f"`{command}`\n",
@@ -85,31 +101,34 @@ def main() -> None:
     sections += ["## Transforms: batched vs per-sample view triples", text]
 
     print("# encoder", file=sys.stderr)
-    raw["encoder"] = bench_encoder.run(batch=32, repeats=3 if args.quick else 7)
-    sections += ["## Encoder (batch 32, input (32, 3, 50, 25, 2))",
+    repeats = 3 if args.quick else 7
+    raw["encoder"] = bench_encoder.run(batch=32, repeats=repeats)
+    sections += ["## Encoder (batch 32, input (32, 3, 50, 25, 2); before: "
+                 "`aimclr.nn._fused.plain_layers()`, contiguous)",
                  bench_encoder.table(raw["encoder"])]  # fmt: skip
-    raw["encoder_blocks"] = bench_encoder.run_blocks(batch=32, repeats=3 if args.quick else 7)
-    sections += ["## Encoder per block (training mode, batch 32; % of time: of the ten blocks' "
-                 "fwd+bwd)", bench_encoder.block_table(raw["encoder_blocks"])]  # fmt: skip
+    for precision in bench_encoder.PRECISIONS:
+        print(f"# encoder blocks {precision}", file=sys.stderr)
+        rows = bench_encoder.run_blocks(batch=32, repeats=repeats, precision=precision)
+        raw[f"encoder_blocks_{precision}"] = rows
+        sections += [f"## Encoder per block, {precision} (training mode, batch 32; % of time: "
+                     "of the ten blocks' fwd+bwd; before: plain layers, contiguous; "
+                     "gain: before / now)",
+                     bench_encoder.block_table(rows)]  # fmt: skip
 
-    raw["step"] = bench_step.run(args.quick, retained)
-    titles = {
-        "batch": "## Pre-training step vs batch N (library vs straightforward; T=50, K=32768)",
-        "frames": "## Pre-training step vs frames T (N=32, K=32768)",
-        "queue": "## Pre-training step vs queue size K (N=32, T=50)",
-        "allocator": "## Pre-training step with glibc's default allocator (subprocess; N=32)",
-        "precision": "## Pre-training step in float32 and bfloat16 autocast (N=32, T=50, K=32768)",
-    }
+    raw["step"] = bench_step.run(args.quick, args.official, args.default_allocator)
+    sections += ["## Pre-training step: library vs baselines",
+                 bench_step.summary(raw["step"])]  # fmt: skip
     for name, rows in raw["step"].items():
-        sections += [titles[name], bench_step.table(rows)]
+        sections += [f"### Step: {name}", bench_step.table(rows)]
     sections.append(
-        "Step: `aimclr` preset, STGCN(hidden_channels=16, hidden_dim=256), 2 persons, "
-        "stage 2 (NNM), forward of all three views + backward + SGD step; views "
-        "precomputed. Allocator: `aimclr.cpu.retain_freed_memory()` except in the last "
-        "table. GFLOP: FlopCounterMode over one step (forward + backward). "
-        "Peak RSS: growth of the peak RSS (`VmHWM`) over two steps in a fresh subprocess per case "
-        "(after setup; includes the gradients and momentum buffers). Times are medians, "
-        "cases timed round-robin with the sgemm."
+        "Step: `aimclr` preset, STGCN(hidden_channels=16, hidden_dim=256), dropout 0.5, 2 "
+        "persons, forward of all three views + backward + SGD step; views precomputed. "
+        "Variants run in worker processes (library: `aimclr.cpu.retain_freed_memory()`; "
+        "reference-like and official: glibc's default allocator), timed round-robin by "
+        "the parent with a float32 2048³ sgemm; medians. GFLOP: FlopCounterMode over one "
+        "step (forward + backward). Peak RSS: growth of the worker's peak RSS (`VmHWM`) "
+        "over its first two steps, after setup (includes the gradients and momentum "
+        "buffers). The frames and queue sweeps run in the parent process."
     )
     elapsed = time.perf_counter() - started
     raw["elapsed_s"] = elapsed

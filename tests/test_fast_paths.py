@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Literal
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from aimclr import NTU_RGBD
 from aimclr.graph import adjacency
 from aimclr.nn import STGCN, STGCNBlock, attention_drop
+from aimclr.nn._fused import batch_norm, pointwise_conv, spatial_mean
 from aimclr.nn.stgcn import _Dropout, _dropout_noise
 
 # ----------------------------------------------------------------------------------- dropout
@@ -46,6 +49,17 @@ def test_dropout_noise_edge_cases_dtype_and_seed() -> None:
     assert torch.equal(first, _dropout_noise(torch.empty(7, 11), 0.1))
 
 
+def test_dropout_noise_of_a_channels_last_tensor_is_laid_out_like_it() -> None:
+    torch.manual_seed(0)
+    x = torch.empty(40, 16, 25, 25).contiguous(memory_format=torch.channels_last)
+    noise = _dropout_noise(x, 0.5)
+    assert noise.shape == x.shape and noise.stride() == x.stride()
+    assert abs(float((noise == 0).float().mean()) - 0.5) < 5 * (0.25 / x.numel()) ** 0.5
+    # Independent along the memory order (channels) and along the logical order (joints).
+    for a, b in ((noise[:, :-1], noise[:, 1:]), (noise[..., :-1], noise[..., 1:])):
+        assert abs(float(((a == 0) & (b == 0)).float().mean()) - 0.25) < 0.003
+
+
 def test_dropout_module_is_an_nn_dropout() -> None:
     torch.manual_seed(0)
     dropout = _Dropout(0.5)
@@ -61,7 +75,7 @@ def test_dropout_module_is_an_nn_dropout() -> None:
 
 def _straightforward_block(block: STGCNBlock, x: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
     tcn = block.tcn
-    y = tcn.bn_out(tcn.conv(tcn.relu(tcn.bn_in(block.gcn(x, adj)))))
+    y = tcn._convolve(block.gcn(x, adj))  # the same layers: only the tail is fused
     if tcn.dropout.p > 0:
         y = y * _dropout_noise(y, tcn.dropout.p)  # the mask is drawn after the convolution
     if block.residual is not None:
@@ -99,6 +113,53 @@ def test_fused_block_equals_the_straightforward_block(
     # Running statistics were updated identically.
     for (name, a), b in zip(block.named_buffers(), reference.buffers(), strict=True):
         assert torch.equal(a, b), name
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_spatial_mean_is_the_mean_with_a_dense_gradient(memory_format: torch.memory_format) -> None:
+    x = torch.randn(3, 4, 5, 6, dtype=torch.float64).to(memory_format=memory_format)
+    x.requires_grad_()
+    torch.testing.assert_close(spatial_mean(x), x.mean(dim=(2, 3)))
+    assert torch.autograd.gradcheck(spatial_mean, (x,))
+    (grad,) = torch.autograd.grad(spatial_mean(x).sum(), x)
+    assert torch.equal(grad, torch.full_like(x, 1 / 30))
+    if memory_format == torch.channels_last:  # materialised in the input's layout
+        assert grad.stride() == x.stride()
+
+
+@pytest.mark.parametrize(("stride", "frames"), [(1, 7), (2, 7), (2, 8)])
+def test_pointwise_conv_is_the_strided_1x1_convolution(stride: int, frames: int) -> None:
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, frames, 5, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(4, 3, 1, 1, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(4, dtype=torch.float64, requires_grad=True)
+    expected = F.conv2d(x, weight, bias, stride=(stride, 1))
+    torch.testing.assert_close(pointwise_conv(x, weight, bias, stride), expected)
+    assert torch.autograd.gradcheck(lambda *a: pointwise_conv(*a, stride), (x, weight, bias))
+    assert torch.autograd.gradcheck(lambda *a: pointwise_conv(*a, None, stride), (x, weight))
+
+
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_batch_norm_statistics_path_equals_the_module(momentum: float | None) -> None:
+    torch.manual_seed(0)
+    fast = nn.BatchNorm2d(6, momentum=momentum).double()
+    with torch.no_grad():
+        fast.weight.uniform_(0.5, 1.5)
+        fast.bias.normal_()
+    plain = copy.deepcopy(fast)
+    for _ in range(3):  # running statistics and the cumulative average follow the module
+        x = (torch.randn(4, 6, 7, 5, dtype=torch.float64) * 3 + 2).requires_grad_()
+        grad = torch.randn_like(x)
+        outputs = [batch_norm(fast, x), plain(x)]
+        grads = [torch.autograd.grad(out, [x, bn.weight, bn.bias], grad)
+                 for out, bn in zip(outputs, (fast, plain), strict=True)]  # fmt: skip
+        torch.testing.assert_close(outputs[0], outputs[1])
+        for got, expected in zip(*grads, strict=True):
+            torch.testing.assert_close(got, expected)
+    for (name, got), expected in zip(fast.named_buffers(), plain.buffers(), strict=True):
+        torch.testing.assert_close(got, expected, msg=name)
+    x = torch.randn(4, 6, 7, 5, dtype=torch.float64)
+    torch.testing.assert_close(batch_norm(fast.eval(), x), plain.eval()(x))
 
 
 # ------------------------------------------------------------------------------------- EADM

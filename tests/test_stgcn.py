@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any
 
@@ -13,6 +14,8 @@ from aimclr import COCO_17, NTU_RGBD, OPENPOSE_18, AimCLRError, SkeletonLayout
 from aimclr.checkpoint import load_reference_encoder
 from aimclr.graph import adjacency
 from aimclr.nn import EADM, STGCN, GraphConv, ProjectionHead, reference_init_
+from aimclr.nn._fused import plain_layers
+from aimclr.nn.stgcn import MemoryFormat
 
 
 def n_params(module: torch.nn.Module) -> int:
@@ -70,6 +73,67 @@ def test_graph_conv_matches_the_partition_sum() -> None:
     assert torch.allclose(channels_last, expected, atol=1e-5)
 
 
+def _einsum_graph_conv(gcn: GraphConv, x: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
+    """The reference formulation: 1x1 convolution to K·C channels, then the partition sum."""
+    y = gcn.conv(x)
+    n, _, t, v = y.shape
+    return torch.einsum("nkctv,kvw->nctw", y.view(n, adj.shape[0], -1, t, v), adj)
+
+
+@pytest.mark.parametrize("memory_format", ["contiguous", "channels_last"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_graph_conv_paths_match_the_reference_in_value_and_gradient(
+    memory_format: str, bias: bool
+) -> None:
+    # The CPU paths (batched GEMMs for contiguous input, row GEMMs for channels-last) have
+    # hand-written backward passes: every gradient against autograd through the einsum.
+    torch.manual_seed(0)
+    gcn = GraphConv(8, 7, 3).double()  # 8 input channels: the fewest the row path takes
+    if not bias:
+        gcn.conv.bias = None
+    x = torch.randn(2, 8, 4, 25, dtype=torch.float64)
+    importance = torch.rand(3, 25, 25, dtype=torch.float64, requires_grad=True)
+    grad_out = torch.randn(2, 7, 4, 25, dtype=torch.float64)
+    grads = []
+    for path in ("reference", memory_format):
+        layout = torch.channels_last if path == "channels_last" else torch.contiguous_format
+        xin = x.to(memory_format=layout).requires_grad_()
+        adj = adjacency(NTU_RGBD).double() * importance
+        out = _einsum_graph_conv(gcn, xin, adj) if path == "reference" else gcn(xin, adj)
+        if path == "channels_last":
+            assert out.is_contiguous(memory_format=torch.channels_last)
+        params = [xin, importance, *gcn.conv.parameters()]
+        grads.append((out.detach(), *torch.autograd.grad(out, params, grad_out)))
+    for expected, got in zip(*grads, strict=True):
+        torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("memory_format", ["contiguous", "channels_last"])
+def test_hand_written_layers_equal_the_plain_layers(memory_format: MemoryFormat) -> None:
+    # The whole encoder, train mode: outputs, every gradient and BatchNorm's statistics.
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 3, 12, 25, 2, dtype=torch.float64, generator=generator)
+    results = []
+    for plain in (False, True):
+        torch.manual_seed(1)
+        encoder = STGCN(hidden_channels=8, hidden_dim=8, dropout=0.0, memory_format=memory_format)
+        encoder.double()
+        with plain_layers() if plain else contextlib.nullcontext():
+            out = encoder(x)
+            out.square().sum().backward()
+        results.append([out, *(p.grad for p in encoder.parameters()), *encoder.buffers()])
+    for fast, reference in zip(*results, strict=True):
+        torch.testing.assert_close(fast, reference, rtol=1e-9, atol=1e-11)
+
+
+def test_graph_conv_needs_no_input_gradient() -> None:
+    # Block 1's input does not require grad; its weight and edge gradients still flow.
+    gcn = GraphConv(3, 4, 3)
+    importance = torch.ones(3, 25, 25, requires_grad=True)
+    gcn(torch.randn(2, 3, 6, 25), adjacency(NTU_RGBD) * importance).sum().backward()
+    assert importance.grad is not None and gcn.conv.weight.grad is not None
+
+
 def test_memory_formats_give_the_same_embeddings_and_gradients() -> None:
     torch.manual_seed(0)
     x = torch.randn(3, 3, 12, 25, 2, dtype=torch.float64)  # float64: rounding out of the way
@@ -81,12 +145,21 @@ def test_memory_formats_give_the_same_embeddings_and_gradients() -> None:
         assert encoder.uses_channels_last(x) == (memory_format == "channels_last")
         out = encoder(x)
         out.square().sum().backward()
-        results.append((out.detach(), encoder.blocks[0].gcn.conv.weight.grad))
-    (out_a, grad_a), (out_b, grad_b) = results
+        grads = {name: p.grad for name, p in encoder.named_parameters()}
+        results.append((out.detach(), grads, dict(encoder.named_buffers())))
+    # Contiguous maps take the hand-written GEMM layers and BatchNorm statistics of
+    # aimclr.nn._fused, channels-last ones the plain convolutions and BatchNorm.
+    (out_a, grads_a, buffers_a), (out_b, grads_b, buffers_b) = results
     assert torch.allclose(out_a, out_b, rtol=1e-10, atol=1e-12)
-    assert torch.allclose(grad_a, grad_b, rtol=1e-10, atol=1e-12)
+    for name, grad in grads_a.items():
+        torch.testing.assert_close(grads_b[name], grad, rtol=1e-9, atol=1e-11, msg=name)
+    for name, buffer in buffers_a.items():  # running statistics and batch counts
+        torch.testing.assert_close(buffers_b[name], buffer, rtol=1e-10, atol=1e-12, msg=name)
     auto = STGCN(hidden_channels=4, hidden_dim=8)
-    assert not auto.uses_channels_last(x)  # CPU
+    assert not auto.uses_channels_last(x)  # CPU, full precision
+    assert auto.uses_channels_last(x.bfloat16())  # CPU, half precision
+    with torch.autocast("cpu", torch.bfloat16):
+        assert auto.uses_channels_last(x.float())
     assert not auto.uses_channels_last(torch.empty(1, device="meta"))
     if torch.cuda.is_available():
         on_gpu = torch.zeros(1, 3, 8, 25, 1, device="cuda")

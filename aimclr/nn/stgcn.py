@@ -27,6 +27,15 @@ from aimclr._autocast import autocast_dtype
 from aimclr._checks import check_floating, check_probability, check_rank, check_tensor, describe
 from aimclr.errors import AimCLRError
 from aimclr.graph import SkeletonLayout, Strategy, adjacency, get_layout
+from aimclr.nn._fused import (
+    batch_norm,
+    channels_last_path,
+    contiguous_path,
+    graph_conv,
+    graph_conv_rows,
+    pointwise_conv,
+    spatial_mean,
+)
 
 __all__ = ["MEMORY_FORMATS", "STGCN", "GraphConv", "STGCNBlock", "TemporalConv", "reference_init_"]
 
@@ -66,8 +75,14 @@ class GraphConv(nn.Module):
             adj: partitions ``(K, V, W)`` (usually ``W = V``).
 
         Returns:
-            ``(n, C_out, T, W)``.
+            ``(n, C_out, T, W)``, in the memory format of ``x``.
         """
+        # On the CPU, hand-written GEMMs (the dilated convolution below is slow to run and
+        # to differentiate there); the compiler and other devices take the plain layers.
+        if contiguous_path(x):
+            return graph_conv(x, adj, self.conv.weight, self.conv.bias)
+        if channels_last_path(x) and x.shape[1] >= 8:  # a 3-channel input: GEMMs too thin
+            return self._forward_rows(x, adj)
         n, c_in, t, v = x.shape
         k, _, w = adj.shape
         c = self.out_channels
@@ -85,10 +100,39 @@ class GraphConv(nn.Module):
         weight = self.conv.weight.view(k, c, c_in).permute(1, 2, 0).reshape(c, c_in, 1, k)
         out = F.conv2d(z, weight, dilation=(1, w))
         if self.conv.bias is not None:
-            # The per-partition bias b_k passes through A too: Σ_k b_k · Σ_v A[k, v, w].
-            bias = self.conv.bias.view(k, c).t() @ adj.sum(dim=1)
-            out = out.add_(bias[:, None, :])
+            out = out.add_(self._joint_bias(self.conv.bias, adj)[:, None, :])
         return out
+
+    def _forward_rows(self, x: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` for channels-last ``x`` on the CPU, as two row GEMMs.
+
+        In memory ``(n, T, V, C_in)`` every frame is a ``(V, C_in)`` matrix: joint mixing
+        is one batched ``(W·K, V) @ (V, C_in)`` product per frame, whose rows ``(w, k)``
+        then hold the ``K·C_in`` inputs of output joint ``w`` side by side, so channel
+        mixing is a single ``(n·T·W, K·C_in) @ (K·C_in, C_out)`` GEMM written straight
+        in channels-last order. No copy, no dilated convolution (slow to differentiate
+        on the CPU).
+        """
+        n, c_in, t, v = x.shape
+        k, _, w = adj.shape
+        c = self.out_channels
+        # Autocast's dtype, applied here: the product runs with autocast off.
+        dtype = autocast_dtype("cpu") or x.dtype
+        frames = x.to(dtype).permute(0, 2, 3, 1).reshape(n * t, v, c_in)  # a view
+        mixing = adj.to(dtype).permute(2, 0, 1).reshape(w * k, v)  # row w·K + k: A[k, :, w]
+        weight = self.conv.weight.to(dtype).view(k, c, c_in).transpose(1, 2)
+        out = graph_conv_rows(frames, mixing, weight.reshape(k * c_in, c)).view(n * t, w * c)
+        if self.conv.bias is not None:
+            bias = self._joint_bias(self.conv.bias, adj).t().reshape(1, w * c)
+            out = out.add_(bias.to(out.dtype))
+        return out.view(n, t, w, c).permute(0, 3, 1, 2)
+
+    def _joint_bias(self, bias: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
+        """The bias per (channel, joint) ``(C_out, W)``: ``Σ_k b_k · Σ_v A[k, v, w]``.
+
+        The per-partition bias ``b_k`` passes through ``A`` too.
+        """
+        return bias.view(adj.shape[0], self.out_channels).t() @ adj.sum(dim=1)
 
 
 def _is_channels_last(x: torch.Tensor) -> bool:
@@ -135,6 +179,8 @@ def _dropout_noise(x: torch.Tensor, p: float) -> torch.Tensor:
     Returns:
         A tensor like ``x`` holding ``0`` and ``1 / (1 - p)`` (all zeros for ``p = 1``).
     """
+    if _is_channels_last(x):  # draw in memory order: the mask is laid out like x
+        return _dropout_noise(x.permute(0, 2, 3, 1), p).permute(0, 3, 1, 2)
     n = x.numel()
     exact_byte = float(p * 256).is_integer()
     width = 1 if exact_byte else 4
@@ -180,8 +226,7 @@ class TemporalConv(nn.Module):
 
     def _convolve(self, x: torch.Tensor) -> torch.Tensor:
         """:meth:`forward` without the dropout (:class:`STGCNBlock` fuses it)."""
-        y: torch.Tensor = self.bn_out(self.conv(self.relu(self.bn_in(x))))
-        return y
+        return batch_norm(self.bn_out, self.conv(self.relu(batch_norm(self.bn_in, x))))
 
 
 class _ConvResidual(nn.Module):
@@ -193,8 +238,10 @@ class _ConvResidual(nn.Module):
         self.bn = nn.BatchNorm2d(out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y: torch.Tensor = self.bn(self.conv(x))
-        return y
+        conv = self.conv
+        if contiguous_path(x):  # oneDNN reorders small-channel maps: GEMMs are ~2x faster
+            return batch_norm(self.bn, pointwise_conv(x, conv.weight, conv.bias, conv.stride[0]))
+        return batch_norm(self.bn, conv(x))
 
 
 class STGCNBlock(nn.Module):
@@ -382,17 +429,19 @@ class STGCN(nn.Module):
     def uses_channels_last(self, x: torch.Tensor) -> bool:
         """Whether the blocks run channels-last for the input ``x``.
 
-        ``memory_format="auto"`` picks channels-last for half-precision work on CUDA
-        (``x`` in float16/bfloat16, or CUDA autocast on): cuDNN's convolutions and
-        BatchNorm with few channels are much faster in that layout there, while float32
-        and CPU work run faster contiguous. The result does not depend on the choice
-        (up to rounding).
+        ``memory_format="auto"`` picks channels-last for half-precision work on the CPU
+        and on CUDA (``x`` in float16/bfloat16, or autocast on for ``x``'s device):
+        oneDNN's and cuDNN's half-precision convolutions and BatchNorm with few channels
+        are much faster in that layout, while float32 work runs faster contiguous (on
+        the CPU through the hand-written GEMM layers of ``aimclr.nn._fused``). The
+        result does not depend on the choice (up to rounding).
         """
         if self.memory_format != "auto":
             return self.memory_format == "channels_last"
-        if x.device.type != "cuda":
+        if x.device.type not in ("cpu", "cuda"):
             return False
-        return x.dtype in (torch.float16, torch.bfloat16) or autocast_dtype("cuda") is not None
+        half = (torch.float16, torch.bfloat16)
+        return x.dtype in half or autocast_dtype(x.device.type) in half
 
     def output_frames(self, num_frames: int) -> int:
         """Frames ``T'`` of the feature map for ``num_frames`` input frames."""
@@ -480,7 +529,7 @@ class STGCN(nn.Module):
                 f"feature_map must have layout (N·M, D, T, V) with N·M a multiple of "
                 f"num_persons = {num_persons}, got {describe(feature_map)}"
             )
-        pooled = feature_map.mean(dim=(2, 3))
+        pooled = spatial_mean(feature_map)
         return pooled.view(-1, num_persons, pooled.shape[1]).mean(dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,65 @@
+"""The benchmarks' reference-like baseline computes the library's step."""
+
+from __future__ import annotations
+
+import copy
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from aimclr.model import AimCLR
+from aimclr.nn import STGCN
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+from _reference_like import ReferenceLikeStep
+
+
+@pytest.mark.parametrize("stage", [1, 2])
+def test_reference_like_step_equals_the_library_step(stage: int) -> None:
+    # Without dropout both paths compute the same loss, gradients, BatchNorm statistics,
+    # key-encoder update and queue (float64 keeps rounding out of the way).
+    torch.manual_seed(0)
+    encoder = STGCN(hidden_channels=4, hidden_dim=16, dropout=0.0)
+    model = AimCLR.preset("aimclr", encoder, queue_size=64, feature_dim=8, head_hidden_dim=16,
+                          momentum=0.9).double()  # fmt: skip
+    views = [torch.randn(4, 3, 12, 25, 2, dtype=torch.float64) for _ in range(3)]
+    library, reference = copy.deepcopy(model), copy.deepcopy(model)
+    epoch = 1 if stage == 1 else model.mining_epoch + 1
+    out = library(*views, epoch=epoch)
+    out.loss.backward()
+    step = ReferenceLikeStep(reference)
+    loss = step.loss(*views, stage=stage)
+    loss.backward()
+    torch.testing.assert_close(loss, out.loss, rtol=1e-12, atol=1e-12)
+    for (name, a), b in zip(library.named_parameters(), reference.parameters(), strict=True):
+        torch.testing.assert_close(b, a, rtol=0, atol=0, msg=name)  # momentum update
+        if a.grad is not None:
+            assert b.grad is not None
+            torch.testing.assert_close(b.grad, a.grad, rtol=1e-9, atol=1e-12, msg=name)
+    for (name, a), b in zip(library.named_buffers(), reference.buffers(), strict=True):
+        if "queue" not in name and a.dtype.is_floating_point:
+            torch.testing.assert_close(b, a, rtol=1e-12, atol=1e-14, msg=name)
+    torch.testing.assert_close(step.queue, library.queue.keys.t(), rtol=0, atol=1e-12)
+    assert step.ptr == int(library.queue.ptr) == 4
+
+
+def test_reference_like_step_draws_dropout_and_updates() -> None:
+    torch.manual_seed(0)
+    model = AimCLR.preset("aimclr", STGCN(hidden_channels=4, hidden_dim=16), queue_size=64,
+                          feature_dim=8, head_hidden_dim=16)  # fmt: skip
+    optimiser = torch.optim.SGD(model.parameters(), lr=0.1)
+    before = [p.detach().clone() for p in model.encoder_q.parameters()]
+    views = [torch.randn(4, 3, 12, 25, 2) for _ in range(3)]
+    step = ReferenceLikeStep(model, optimiser)
+    torch.manual_seed(1)
+    first = step(*views, stage=2)
+    torch.manual_seed(2)
+    second = step.loss(*views, stage=2)  # another dropout mask, updated weights
+    assert torch.isfinite(first) and float(first.detach()) != float(second.detach())
+    after = model.encoder_q.parameters()
+    assert any(not torch.equal(p, q) for p, q in zip(before, after, strict=True))
+    with pytest.raises(ValueError, match="'aimclr' preset"):
+        ReferenceLikeStep(AimCLR.preset("skeletonclr", STGCN(hidden_channels=4, hidden_dim=16)))
