@@ -162,6 +162,26 @@ def test_batch_norm_statistics_path_equals_the_module(momentum: float | None) ->
     torch.testing.assert_close(batch_norm(fast.eval(), x), plain.eval()(x))
 
 
+def test_batch_norm_leaves_other_normalisations_to_their_own_forward() -> None:
+    """SyncBatchNorm (DDP) and BatchNorm2d subclasses keep their own statistics."""
+    calls = []
+
+    class Recording(nn.BatchNorm2d):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            calls.append(type(self).__name__)
+            return super().forward(x)
+
+    class RecordingSync(nn.SyncBatchNorm):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            calls.append(type(self).__name__)
+            return x
+
+    x = torch.randn(4, 6, 7, 5)
+    for module in (Recording(6), RecordingSync(6)):
+        batch_norm(module, x)
+    assert calls == ["Recording", "RecordingSync"]
+
+
 # ------------------------------------------------------------------------------------- EADM
 
 

@@ -350,7 +350,8 @@ def batch_norm(bn: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
     module's own.
     """
     if not (
-        bn.training
+        type(bn) is nn.BatchNorm2d  # not SyncBatchNorm or another subclass's statistics
+        and bn.training
         and contiguous_path(x)
         and x.dtype in (torch.float32, torch.float64)
         and x.dim() == 4
