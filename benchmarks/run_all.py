@@ -2,7 +2,8 @@
 
 Run with ``python benchmarks/run_all.py [--quick]`` (about 3 minutes with ``--quick``,
 up to ~15 minutes without, on 2 threads of an idle CPU). Writes Markdown to stdout and
-``benchmarks/results.md``, and the raw numbers to ``benchmarks/results.json``:
+``benchmarks/results.md`` (keeping the sections that ``bench_prepare.py`` and
+``bench_faults.py`` wrote there), and the raw numbers to ``benchmarks/results.json``:
 
 1. transforms: batched versus per-sample view triples (``bench_transforms.py``, run as
    a subprocess; its printed lines are quoted as they are);
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import time
@@ -136,8 +138,30 @@ def main() -> None:
 
     markdown = "\n\n".join(sections) + "\n"
     print(markdown)
-    args.output.write_text(markdown, encoding="utf-8")
+    kept = sections_of_other_benchmarks(args.output)
+    args.output.write_text(markdown + "".join(f"\n{s}" for s in kept), encoding="utf-8")
     args.output.with_suffix(".json").write_text(json.dumps(raw, indent=2) + "\n", encoding="utf-8")
+
+
+def sections_of_other_benchmarks(path: Path) -> list[str]:
+    """The sections of ``path`` that benchmarks outside this script wrote.
+
+    ``bench_prepare.py --write-results`` and ``bench_faults.py`` add sections whose title
+    names their script, e.g. ``## Preparing raw NTU RGB+D files (bench_prepare.py)``;
+    rewriting the file keeps them as they are.
+    """
+    if not path.exists():
+        return []
+    text = path.read_text(encoding="utf-8")
+    parts = re.split(r"(?m)^(?=## )", text)
+    own = {"bench_transforms.py", "bench_encoder.py", "bench_step.py"}
+    kept = []
+    for part in parts[1:]:
+        title = part.splitlines()[0]
+        named = re.search(r"\((bench_\w+\.py)\)\s*$", title)
+        if named and named.group(1) not in own:
+            kept.append(part.rstrip("\n") + "\n")
+    return kept
 
 
 if __name__ == "__main__":

@@ -63,3 +63,18 @@ def test_reference_like_step_draws_dropout_and_updates() -> None:
     assert any(not torch.equal(p, q) for p, q in zip(before, after, strict=True))
     with pytest.raises(ValueError, match="'aimclr' preset"):
         ReferenceLikeStep(AimCLR.preset("skeletonclr", STGCN(hidden_channels=4, hidden_dim=16)))
+
+
+def test_run_all_keeps_the_sections_other_benchmarks_wrote(tmp_path: Path) -> None:
+    from run_all import sections_of_other_benchmarks
+
+    results = tmp_path / "results.md"
+    results.write_text(
+        "# aimclr benchmarks\n\n## Encoder (bench_encoder.py)\n\nold encoder table\n\n"
+        "## Preparing raw NTU RGB+D files (bench_prepare.py)\n\n| a |\n|---|\n\n"
+        "## Fault checks (bench_faults.py)\n\nfaults text\n", encoding="utf-8")
+    kept = sections_of_other_benchmarks(results)
+    assert [part.splitlines()[0] for part in kept] == [
+        "## Preparing raw NTU RGB+D files (bench_prepare.py)", "## Fault checks (bench_faults.py)"]
+    assert "| a |" in kept[0] and "faults text" in kept[1]
+    assert sections_of_other_benchmarks(tmp_path / "missing.md") == []
