@@ -14,6 +14,7 @@ import platform
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -116,3 +117,21 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> 
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def write_results_section(text: str, title: str, path: Path) -> None:
+    """Replace (or append) the section headed ``title`` of ``path``, nothing else.
+
+    Args:
+        text: the whole section, starting with ``title``.
+        title: its ``## `` heading line.
+        path: the results file (``benchmarks/results.md``).
+    """
+    content = path.read_text(encoding="utf-8") if path.exists() else ""
+    start = content.find(title)
+    if start < 0:
+        content = content.rstrip("\n") + "\n\n" + text
+    else:
+        end = content.find("\n## ", start + len(title))
+        content = content[:start] + text + ("" if end < 0 else content[end:])
+    path.write_text(content, encoding="utf-8")

@@ -30,7 +30,12 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import machine_info, markdown_table, median_seconds  # noqa: E402
+from _common import (  # noqa: E402
+    machine_info,
+    markdown_table,
+    median_seconds,
+    write_results_section,
+)
 
 from aimclr._torchfile import verify_archive  # noqa: E402
 from aimclr.training import (  # noqa: E402
@@ -128,15 +133,7 @@ def main() -> None:
     ]) + "\n"  # fmt: skip
     print(text)
     if args.write_results:
-        path = HERE / "results.md"
-        content = path.read_text(encoding="utf-8")
-        start = content.find(SECTION)
-        if start < 0:
-            content = content.rstrip("\n") + "\n\n" + text
-        else:
-            end = content.find("\n## ", start + len(SECTION))
-            content = content[:start] + text + ("" if end < 0 else content[end:])
-        path.write_text(content, encoding="utf-8")
+        write_results_section(text, SECTION, HERE / "results.md")
 
 
 if __name__ == "__main__":

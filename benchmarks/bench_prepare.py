@@ -46,6 +46,10 @@ from aimclr.data.prepare.benchmarks import ntu_is_training
 from aimclr.data.prepare.generate import write_ntu_folder
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from _common import write_results_section  # noqa: E402
+
 SECTION = "## Preparing raw NTU RGB+D files (bench_prepare.py)"
 
 
@@ -190,18 +194,6 @@ def markdown(rows: list[dict[str, Any]], rss: list[dict[str, Any]], files: int,
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str, path: Path) -> None:
-    """Replace (or append) this benchmark's section of ``results.md``, nothing else."""
-    content = path.read_text(encoding="utf-8") if path.exists() else ""
-    start = content.find(SECTION)
-    if start < 0:
-        content = content.rstrip("\n") + "\n\n" + text
-    else:
-        end = content.find("\n## ", start + len(SECTION))
-        content = content[:start] + text + ("" if end < 0 else content[end:])
-    path.write_text(content, encoding="utf-8")
-
-
 def main() -> None:
     """Run both measurements and print (and optionally store) the results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -234,7 +226,7 @@ def main() -> None:
     print(text)
     print(json.dumps({"throughput": rows, "rss": rss}, indent=1), file=sys.stderr)
     if args.write_results:
-        write_section(text, HERE / "results.md")
+        write_results_section(text, SECTION, HERE / "results.md")
 
 
 if __name__ == "__main__":

@@ -78,3 +78,16 @@ def test_run_all_keeps_the_sections_other_benchmarks_wrote(tmp_path: Path) -> No
         "## Preparing raw NTU RGB+D files (bench_prepare.py)", "## Fault checks (bench_faults.py)"]
     assert "| a |" in kept[0] and "faults text" in kept[1]
     assert sections_of_other_benchmarks(tmp_path / "missing.md") == []
+
+
+def test_write_results_section_replaces_its_section_only(tmp_path: Path) -> None:
+    from _common import write_results_section
+
+    results = tmp_path / "results.md"
+    write_results_section("## B (bench_b.py)\n\nfirst\n", "## B (bench_b.py)", results)
+    results.write_text("# top\n\n## A\n\na\n\n" + results.read_text(encoding="utf-8")
+                       + "\n## C\n\nc\n", encoding="utf-8")  # fmt: skip
+    write_results_section("## B (bench_b.py)\n\nsecond\n", "## B (bench_b.py)", results)
+    text = results.read_text(encoding="utf-8")
+    assert "first" not in text and text.count("## B") == 1
+    assert text.index("## A") < text.index("second") < text.index("## C")
