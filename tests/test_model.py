@@ -489,18 +489,12 @@ def test_bfloat16_autocast_step_is_finite() -> None:
 # ---------------------------------------------------------------------------- encoder contract
 
 
-class FrameEncoder(nn.Module):
-    """A third-party encoder with the full contract (out_channels, check_input, features, pool)."""
-
-    out_channels = 6
+class FeaturePathOnly(nn.Module):
+    """A third-party encoder with features/pool but neither out_channels nor check_input."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(3, self.out_channels, kernel_size=1)
-
-    def check_input(self, x: torch.Tensor) -> None:
-        if x.shape[1] != 3:
-            raise ValueError(f"expected 3 coordinate channels, got {x.shape[1]}")
+        self.conv = nn.Conv2d(3, 6, kernel_size=1)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         n, c, t, v, m = x.shape
@@ -512,6 +506,16 @@ class FrameEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pool(self.features(x), x.shape[-1])
+
+
+class FrameEncoder(FeaturePathOnly):
+    """A third-party encoder with the full contract (out_channels, check_input, features, pool)."""
+
+    out_channels = 6
+
+    def check_input(self, x: torch.Tensor) -> None:
+        if x.shape[1] != 3:
+            raise ValueError(f"expected 3 coordinate channels, got {x.shape[1]}")
 
 
 def test_a_third_party_encoder_with_the_full_contract_gets_eadm_and_checked_views() -> None:
@@ -652,25 +656,6 @@ def test_a_training_step_reads_no_tensor_value() -> None:
     model.check_finite_inputs = True  # the documented exception: one synchronisation
     with pytest.raises(RuntimeError, match="meta tensors"):
         model(*views, epoch=2)
-
-
-class FeaturePathOnly(nn.Module):
-    """A third-party encoder with features/pool but neither out_channels nor check_input."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(3, 6, kernel_size=1)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        n, c, t, v, m = x.shape
-        return torch.relu(self.conv(x.permute(0, 4, 1, 2, 3).reshape(n * m, c, t, v)))
-
-    def pool(self, feature_map: torch.Tensor, num_persons: int) -> torch.Tensor:
-        pooled = feature_map.mean(dim=(2, 3))
-        return pooled.view(-1, num_persons, pooled.shape[1]).mean(dim=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pool(self.features(x), x.shape[-1])
 
 
 def test_each_member_of_the_contract_adds_its_capability_on_its_own() -> None:
