@@ -14,6 +14,9 @@ from aimclr.eval._data import (
 
 
 def _check_finite(feats: torch.Tensor, name: str) -> None:
+    if feats.device.type == "meta":
+        raise AimCLRError(f"{name} on the meta device hold no values to compare, got "
+                          f"{describe(feats)} on meta")
     finite = torch.isfinite(feats)
     if bool(finite.all()):
         return

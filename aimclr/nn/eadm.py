@@ -384,8 +384,8 @@ def attach_eadm(layer: ModuleT, eadm: EADM | None = None, *, name: str = "eadm")
         ``layer`` itself, for chaining.
 
     Raises:
-        AimCLRError: ``layer`` is not a module, ``eadm`` not an :class:`EADM`, or
-            ``layer`` already has an attribute ``name``.
+        AimCLRError: ``layer`` is not a module, ``eadm`` not an :class:`EADM`,
+            ``name`` not an identifier, or ``layer`` already has an attribute ``name``.
 
     Example:
         >>> layer = torch.nn.Conv2d(3, 8, kernel_size=1)
@@ -403,6 +403,8 @@ def attach_eadm(layer: ModuleT, eadm: EADM | None = None, *, name: str = "eadm")
     eadm = EADM() if eadm is None else eadm
     if not isinstance(eadm, EADM):
         raise AimCLRError(f"eadm must be an aimclr.nn.EADM, got {type(eadm).__name__}")
+    if not isinstance(name, str) or not name.isidentifier():
+        raise AimCLRError(f"name must be a Python identifier such as 'eadm', got {name!r}")
     if hasattr(layer, name):
         raise AimCLRError(
             f"{type(layer).__name__} already has an attribute {name!r}; pass another name="

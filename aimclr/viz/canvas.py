@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from typing_extensions import ParamSpec
 
+from aimclr._checks import check_positive
 from aimclr.errors import AimCLRError
 
 if TYPE_CHECKING:
@@ -75,8 +76,11 @@ def new_figure(width: float, height: float) -> Figure:
     It uses matplotlib's constrained layout, so titles and colour bars never overlap.
 
     Raises:
-        AimCLRError: matplotlib is not installed.
+        AimCLRError: a size is not a positive finite number, or matplotlib is not
+            installed.
     """
+    check_positive(width, "width")
+    check_positive(height, "height")
     require_matplotlib()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

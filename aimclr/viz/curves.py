@@ -124,7 +124,8 @@ def plot_training_curves(
         The figure: Axes 0 the losses, 1 the learning rate, 2 the accuracies.
 
     Raises:
-        AimCLRError: no records, a record without ``epoch``, or matplotlib is missing.
+        AimCLRError: no records, a record without ``epoch`` or with a value that is
+            not a number, or matplotlib is missing.
     """
     records = read_metrics(metrics) if isinstance(metrics, (str, Path)) else list(metrics)
     if not records:
@@ -132,6 +133,14 @@ def plot_training_curves(
     missing = [i for i, r in enumerate(records) if "epoch" not in r]
     if missing:
         raise AimCLRError(f"every metrics record needs an 'epoch'; records {missing[:5]} lack it")
+    bad = [(i, k, v) for i, r in enumerate(records) for k, v in r.items()
+           if isinstance(v, bool) or not isinstance(v, (int, float))]  # fmt: skip
+    if bad:
+        i, key, value = bad[0]
+        raise AimCLRError(
+            f"metrics records must map names to numbers (as read_metrics returns them), "
+            f"got record {i}: {key!r} = {value!r}"
+        )
     groups = metric_groups(records)
     panels = [name for name in ("loss", "lr", "accuracy") if groups[name]]
     figure = canvas.new_figure(4.0 * len(panels), 3.2)

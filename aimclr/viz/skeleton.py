@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -99,11 +100,11 @@ def _check_sample(x: object, layout: SkeletonLayout, name: str = "x") -> torch.T
     check_floating(tensor, name)
     if tensor.dim() == 3:
         tensor = tensor.unsqueeze(-1)
-    c, t, v, _ = tensor.shape
-    if c not in (2, 3) or t < 1 or v != layout.num_joints:
+    c, t, v, m = tensor.shape
+    if c not in (2, 3) or t < 1 or v != layout.num_joints or m < 1:
         raise AimCLRError(
             f"{name} must have layout {' or '.join(_LAYOUTS)} with C = 2 or 3 coordinates, "
-            f"T >= 1 and V = {layout.num_joints} joints of layout {layout.name!r}, got "
+            f"T >= 1, M >= 1 and V = {layout.num_joints} joints of layout {layout.name!r}, got "
             f"{describe(tensor)}"
         )
     return tensor.detach().to("cpu", torch.float64)
@@ -133,8 +134,8 @@ def project(
         ``(2, ...)`` screen coordinates ``(u, v)``, ``v`` up, in ``x``'s dtype.
 
     Raises:
-        AimCLRError: ``x`` is not a floating tensor with 2 or 3 coordinates first, or
-            ``up`` is neither ``"y"`` nor ``"z"``.
+        AimCLRError: ``x`` is not a floating tensor with 2 or 3 coordinates first,
+            ``up`` is neither ``"y"`` nor ``"z"``, or an angle is not a finite number.
 
     Example:
         >>> p = torch.tensor([1.0, 2.0, 3.0])                # x, y, z of one joint
@@ -147,6 +148,11 @@ def project(
         raise AimCLRError(f"x must have layout (C, ...) with C = 2 or 3, got {describe(x)}")
     if up not in ("y", "z"):
         raise AimCLRError(f"up must be 'y' or 'z', got {up!r}")
+    for name, angle in (("azim", azim), ("elev", elev)):
+        if isinstance(angle, bool) or not isinstance(angle, numbers.Real) or not math.isfinite(
+            angle
+        ):
+            raise AimCLRError(f"{name} must be a finite angle in degrees, got {angle!r}")
     if x.shape[0] == 2:
         return x.clone()
     px, py, pz = x.unbind(0)
