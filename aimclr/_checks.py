@@ -162,3 +162,19 @@ def check_generator(generator: object, name: str = "generator") -> None:
             f"{name} must be a torch.Generator or None, got {type(generator).__name__}; "
             "for a seed pass torch.Generator().manual_seed(seed)"
         )
+
+
+def check_device(device: object, name: str = "device") -> torch.device | None:
+    """Return ``device`` as a :class:`torch.device` (``None`` stays ``None``).
+
+    Raises:
+        AimCLRError: ``device`` does not name a torch device.
+    """
+    if device is None or isinstance(device, torch.device):
+        return device
+    try:
+        return torch.device(device)  # type: ignore[call-overload]
+    except (RuntimeError, TypeError) as error:
+        raise AimCLRError(
+            f"{name} must name a torch device such as 'cpu' or 'cuda:0', got {device!r}"
+        ) from error

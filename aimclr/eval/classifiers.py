@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from aimclr._checks import check_int, check_module, describe
+from aimclr._checks import check_bool, check_int, check_module, describe
 from aimclr.errors import AimCLRError
 
 
@@ -35,6 +35,8 @@ class EncoderClassifier(nn.Module):
     ) -> None:
         super().__init__()
         check_module(encoder, "encoder")
+        check_bool(freeze_encoder, "freeze_encoder")
+        check_bool(encoder_eval, "encoder_eval")
         for name, value in (("feature_dim", feature_dim), ("num_classes", num_classes)):
             check_int(value, name)
         self.encoder = encoder

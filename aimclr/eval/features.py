@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from aimclr._checks import check_int, check_module, describe
+from aimclr._checks import check_device, check_int, check_module, describe
 from aimclr.errors import AimCLRError
 from aimclr.eval._data import (
     Data,
@@ -68,7 +68,7 @@ def extract_features(
             "data must be a tensor (N, C, T, V, M), a Dataset, an (x, labels) tuple or an "
             f"iterable of (x, labels) batches, got {type(data).__name__}"
         )
-    device = torch.device(device) if device is not None else module_device(encoder)
+    device = check_device(device) or module_device(encoder)
     batches: Iterable[Any]
     if isinstance(data, torch.Tensor):
         if data.dim() != 5:

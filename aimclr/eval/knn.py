@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from aimclr._checks import check_positive, describe
+from aimclr._checks import check_int, check_positive, check_tensor, describe
 from aimclr.data.sizes import check_knn_k
 from aimclr.errors import AimCLRError
 from aimclr.eval._data import (
@@ -46,6 +46,7 @@ def _check_knn_inputs(
             f"train_feats (N_train, D) and test_feats (N_test, D) must share D, got "
             f"{tuple(train_feats.shape)} and {tuple(test_feats.shape)}"
         )
+    check_tensor(train_labels, "train_labels")
     if train_labels.shape != (train_feats.shape[0],) or train_labels.is_floating_point() or (
         train_labels.is_complex() or train_labels.dtype == torch.bool
     ):
@@ -105,6 +106,8 @@ def knn_scores(
     _check_knn_inputs(train_feats, train_labels, test_feats, k, temperature)
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise AimCLRError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
+    if num_classes is not None:
+        check_int(num_classes, "num_classes")
     num_classes = int(train_labels.max()) + 1 if num_classes is None else num_classes
     check_labels(train_labels, num_classes, "train_labels (N_train,)")
     check_knn_k(k, train_labels, stacklevel=3)
@@ -198,6 +201,8 @@ def knn_accuracy(
     Raises:
         AimCLRError: bad test labels or see :func:`knn_scores` (NaN features included).
     """
+    check_tensor(test_labels, "test_labels")
+    check_tensor(test_feats, "test_feats")
     if test_labels.shape != (test_feats.shape[0],) or test_feats.shape[0] == 0:
         raise AimCLRError(
             f"test_labels must be (N_test,) with N_test = {test_feats.shape[0]} >= 1, got "

@@ -51,9 +51,10 @@ def topk_accuracy(
     check_labels(labels, num_classes, "labels (N,)")
     if len(k) == 0:
         raise AimCLRError(f"k must hold at least one value in [1, K = {num_classes}], got {k!r}")
-    bad = [kk for kk in k if not 1 <= kk <= num_classes]
+    whole = [isinstance(kk, numbers.Integral) and not isinstance(kk, bool) for kk in k]
+    bad = [kk for kk, ok in zip(k, whole, strict=True) if not ok or not 1 <= kk <= num_classes]
     if bad:
-        raise AimCLRError(f"every k must lie in [1, K = {num_classes}], got {list(k)}")
+        raise AimCLRError(f"every k must lie in [1, K = {num_classes}] (ints), got {list(k)}")
     check_floating(scores, "scores")
     check_finite({"scores": scores})  # NaN sorts above every number: a made-up ranking
     top = scores.topk(max(k), dim=1).indices  # (N, max k)
@@ -84,6 +85,12 @@ def fuse_scores(
         tensor([[0.6000, 0.8000]])
     """
     weights = DEFAULT_FUSION_WEIGHTS if weights is None else weights
+    for name, value in (("scores", scores), ("weights", weights)):
+        if not isinstance(value, Mapping):
+            raise AimCLRError(
+                f"{name} must map stream names to values, e.g. {{'joint': ..., 'bone': ...}}, "
+                f"got {type(value).__name__}"
+            )
     if not scores:
         raise AimCLRError("scores is empty; give at least one stream's (N, K) scores")
     for name, s in scores.items():

@@ -15,6 +15,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
 from aimclr._checks import (
+    check_bool,
+    check_device,
     check_generator,
     check_int,
     check_module,
@@ -255,11 +257,12 @@ def linear_evaluation(
             ``labels`` tensor are fully checked only as they are read.
     """
     check_module(encoder, "encoder")
+    check_bool(precompute, "precompute")
     _check_schedule(epochs, batch_size, eval_every, lr, momentum=momentum,
                     weight_decay=weight_decay, milestones=milestones, gamma=gamma,
                     generator=generator)
     check_int(num_classes, "num_classes")
-    device = torch.device(device) if device is not None else module_device(encoder)
+    device = check_device(device) or module_device(encoder)
     train, test = as_dataset(train_data, "train_data"), as_dataset(test_data, "test_data")
     dataset_len(train, "train_data")
     dataset_len(test, "test_data")
@@ -372,6 +375,9 @@ def finetune(
             checked only as they are read.
     """
     check_module(model, "model")
+    for name, flag in (("nesterov", nesterov), ("keep_eval_mode", keep_eval_mode),
+                       ("copy_model", copy_model)):
+        check_bool(flag, name)
     _check_schedule(epochs, batch_size, eval_every, lr, momentum=momentum,
                     weight_decay=weight_decay, milestones=milestones, gamma=gamma,
                     generator=generator)
@@ -391,7 +397,7 @@ def finetune(
                 f"{type(module).__name__} with encoder_eval=True, which keeps its encoder in "
                 f"eval mode; build it with encoder_eval=False or keep keep_eval_mode=True"
             )
-    device = torch.device(device) if device is not None else module_device(model)
+    device = check_device(device) or module_device(model)
     train, test = as_dataset(train_data, "train_data"), as_dataset(test_data, "test_data")
     dataset_len(train, "train_data")
     dataset_len(test, "test_data")

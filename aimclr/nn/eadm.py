@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from aimclr._checks import (
+    check_bool,
     check_floating,
     check_positive,
     check_probability,
@@ -271,7 +272,7 @@ class EADM(nn.Module):
         self.lam = lam
         self.temporal: TemporalMode = temporal
         self.rescale: RescaleMode = rescale
-        self.active_in_eval = active_in_eval
+        self.active_in_eval = check_bool(active_in_eval, "active_in_eval")
 
     def forward(self, x: torch.Tensor, force: bool = False) -> torch.Tensor:
         """Drop salient parts of ``x`` ``(N, C, T, V)``; same shape out.
@@ -281,8 +282,9 @@ class EADM(nn.Module):
             force: drop even in eval mode.
 
         Raises:
-            AimCLRError: bad ``x`` (checked in every mode).
+            AimCLRError: bad ``x`` (checked in every mode), or ``force`` not a bool.
         """
+        check_bool(force, "force")
         if not (self.training or self.active_in_eval or force):
             _check_map(x)
             return x

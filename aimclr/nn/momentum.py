@@ -13,7 +13,7 @@ from typing import TypeVar
 import torch
 from torch import nn
 
-from aimclr._checks import check_module, check_probability
+from aimclr._checks import check_bool, check_module, check_probability
 from aimclr._cores import ema_
 from aimclr.errors import AimCLRError
 
@@ -134,7 +134,8 @@ def update_momentum(
             running statistics.
 
     Raises:
-        AimCLRError: ``m`` outside ``[0, 1]``, a network is not an ``nn.Module``, ``key_net`` has trainable parameters
+        AimCLRError: ``m`` outside ``[0, 1]``, a network that is not an ``nn.Module``,
+            ``buffers`` not a bool, ``key_net`` has trainable parameters
             (are the arguments swapped?), or the parameter (and, with ``buffers``,
             buffer) names, shapes or devices differ (with a hint to pass ``.module``
             for a wrapped network); raised before any update.
@@ -151,6 +152,7 @@ def update_momentum(
     check_probability(float(m), "m")
     check_module(query_net, "query_net")
     check_module(key_net, "key_net")
+    check_bool(buffers, "buffers")
     trainable = [name for name, p in key_net.named_parameters() if p.requires_grad]
     if trainable:
         raise AimCLRError(

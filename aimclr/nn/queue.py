@@ -8,7 +8,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from aimclr._checks import check_floating, check_generator, check_int, check_tensor, describe
+from aimclr._checks import (
+    check_device,
+    check_floating,
+    check_generator,
+    check_int,
+    check_tensor,
+    describe,
+)
 from aimclr.errors import AimCLRError
 from aimclr.nn.distributed import all_gather_no_grad, gather_row_counts
 
@@ -79,7 +86,7 @@ class MomentumQueue(nn.Module):
         dtype = torch.get_default_dtype() if dtype is None else dtype
         if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
             raise AimCLRError(f"dtype must be a floating dtype (a torch.dtype), got {dtype!r}")
-        device = _checked_device(device)
+        device = check_device(device)
         check_generator(generator)
         self.register_buffer("keys", torch.empty(size, dim, device=device, dtype=dtype))
         self.register_buffer("ptr", torch.zeros(1, dtype=torch.long, device=device))
@@ -199,14 +206,3 @@ class MomentumQueue(nn.Module):
                 f"got {describe(keys)}"
             )
 
-
-def _checked_device(device: torch.device | str | None) -> torch.device | None:
-    """``device`` as a :class:`torch.device`; an unknown name is an :class:`AimCLRError`."""
-    if device is None:
-        return None
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as error:
-        raise AimCLRError(
-            f"device must name a torch device such as 'cpu' or 'cuda:0', got {device!r}"
-        ) from error

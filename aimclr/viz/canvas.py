@@ -103,9 +103,17 @@ def save_figure(figure: Figure, path: str | Path) -> Path:
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        AimCLRError: ``path`` is an existing folder, or a parent is a file.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise AimCLRError(f"path must name a .png file, got the folder {path}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as error:
+        raise AimCLRError(f"cannot create the folder of {path}: {error}") from None
     figure.savefig(path, dpi=DPI, format="png", metadata={"Software": None})
     return path
 

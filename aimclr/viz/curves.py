@@ -127,6 +127,13 @@ def plot_training_curves(
         AimCLRError: no records, a record without ``epoch`` or with a value that is
             not a number, or matplotlib is missing.
     """
+    if not isinstance(metrics, (str, Path, Sequence)) or (
+        isinstance(metrics, Sequence) and not all(isinstance(r, Mapping) for r in metrics)
+    ):
+        raise AimCLRError(
+            "metrics must be a metrics.jsonl path or a list of records (one mapping of "
+            f"names to numbers per epoch), got {type(metrics).__name__}"
+        )
     records = read_metrics(metrics) if isinstance(metrics, (str, Path)) else list(metrics)
     if not records:
         raise AimCLRError("metrics holds no records; expected one JSON object per epoch")

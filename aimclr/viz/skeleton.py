@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import torch
 
-from aimclr._checks import check_floating, check_rank, check_tensor, describe
+from aimclr._checks import check_floating, check_int, check_rank, check_tensor, describe
 from aimclr.errors import AimCLRError
 from aimclr.graph import SkeletonLayout, get_layout
 from aimclr.viz import canvas
@@ -169,19 +169,25 @@ def frame_indices(num_frames: int, frames: int | Sequence[int] | None) -> list[i
     """The frames to draw: all (None), ``frames`` evenly spaced ones, or those listed.
 
     Raises:
-        AimCLRError: a count below 1 or an index outside ``[0, num_frames)``.
+        AimCLRError: ``num_frames < 1``, a count below 1, an index outside
+            ``[0, num_frames)``, or ``frames`` of another type.
 
     Example:
         >>> frame_indices(50, 5)
         [0, 12, 24, 37, 49]
     """
+    check_int(num_frames, "num_frames", meaning="frames T")
     if frames is None:
         return list(range(num_frames))
-    if isinstance(frames, int):
-        if isinstance(frames, bool) or frames < 1:
+    if isinstance(frames, numbers.Integral) and not isinstance(frames, bool):
+        if frames < 1:
             raise AimCLRError(f"frames must be a count >= 1 or frame indices, got {frames!r}")
         count = min(frames, num_frames)
         return [int(i) for i in np.linspace(0, num_frames - 1, count).round().astype(int)]
+    if not isinstance(frames, Sequence) or isinstance(frames, str) or not all(
+        isinstance(i, numbers.Integral) and not isinstance(i, bool) for i in frames
+    ):
+        raise AimCLRError(f"frames must be a count >= 1 or a list of frame indices, got {frames!r}")
     chosen = [int(i) for i in frames]
     bad = [i for i in chosen if not 0 <= i < num_frames]
     if not chosen or bad:
