@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from aimclr._checks import check_finite, check_floating, check_tensor, describe
+from aimclr._checks import check_finite, check_floating, check_int, check_tensor, describe
 from aimclr.errors import AimCLRError
 from aimclr.eval._data import Data, as_dataset, check_labels, dataset_len
 from aimclr.eval.features import extract_features
@@ -68,8 +68,7 @@ def euclidean_1nn_accuracy(
     for x, name in ((train_x, "train_x (N_train, D)"), (test_x, "test_x (N_test, D)")):
         check_floating(x, name)
     check_finite({"train_x (N_train, D)": train_x, "test_x (N_test, D)": test_x})
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise AimCLRError(f"chunk_size must be an int >= 1, got {chunk_size!r}")
+    chunk_size = check_int(chunk_size, "chunk_size")
     correct = 0
     for chunk, labels in zip(torch.split(test_x, chunk_size), torch.split(test_y, chunk_size),
                              strict=True):  # fmt: skip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 from torch import nn
 
@@ -54,7 +56,7 @@ def _check_knn_inputs(
             f"train_labels must be integer (N_train,) = ({train_feats.shape[0]},), got "
             f"{describe(train_labels)}"
         )
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
         raise AimCLRError(f"k must be an integer >= 1, got {k!r}")
     check_positive(temperature, "temperature")
     _check_finite(train_feats, "train_feats (N_train, D)")
@@ -104,8 +106,8 @@ def knn_scores(
             or infinite features.
     """
     _check_knn_inputs(train_feats, train_labels, test_feats, k, temperature)
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise AimCLRError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
+    chunk_size = check_int(chunk_size, "chunk_size")
+    k = int(k)  # a NumPy integer passed the check
     if num_classes is not None:
         check_int(num_classes, "num_classes")
     num_classes = int(train_labels.max()) + 1 if num_classes is None else num_classes

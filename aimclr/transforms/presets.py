@@ -160,9 +160,6 @@ class AimCLRViews:
         x = check_skeleton(x)
         self.extreme.check(x)
         check_generator(generator)
-        if x.numel() == 0:  # nothing to draw for: three empty views
-            empty = x.detach().clone()
-            return empty, empty.clone(), empty.clone()
         xb, single = as_batch(x)
         views = (self.extreme, self.normal, self.normal)
         # One allocation for the three views: fewer, larger buffers keep the allocator
