@@ -431,8 +431,14 @@ class AimCLR(nn.Module):
         not a copy of the query encoder).
 
         Raises:
-            AimCLRError: names or shapes do not match this model.
+            AimCLRError: ``state_dict`` is not a mapping, or names or shapes do not match
+                this model; nothing is loaded then.
         """
+        if not isinstance(state_dict, Mapping):
+            raise AimCLRError(
+                "state_dict must be a mapping of names to tensors (a loaded reference "
+                f"checkpoint), got {type(state_dict).__name__}"
+            )
         converted = convert_reference_pretrain(state_dict)
         # load_state_dict copies every matching tensor before it reports a mismatch, so
         # check names and shapes first: a failed load leaves the model as it was.

@@ -48,6 +48,16 @@ def _labelled(n: int = 12) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.randn(n, 3, 8, 25, 1), torch.arange(n) % 3
 
 
+class _DictSamples(torch.utils.data.Dataset[dict[str, object]]):
+    """Samples as dicts, not the (x, label) pairs the protocols read."""
+
+    def __len__(self) -> int:
+        return 6
+
+    def __getitem__(self, i: int) -> dict[str, object]:
+        return {"x": torch.randn(3, 8, 25, 1), "y": i % 3}
+
+
 def _classifier() -> E.EncoderClassifier:
     return E.EncoderClassifier(_encoder(), 8, 3)
 
@@ -116,6 +126,9 @@ MODEL_CASES: dict[str, tuple[Callable[[], object], str]] = {
     "queue_generator int": (
         lambda: AimCLR(_encoder(), queue_size=16, queue_generator=1), r"torch.Generator"),
     "from_reference list": (lambda: AimCLR.from_reference([1, 2]), r"source must be the path"),
+    "load_reference_state_dict list": (
+        lambda: AimCLR(_encoder(), queue_size=16).load_reference_state_dict([1]),  # type: ignore[arg-type]
+        r"state_dict must be a mapping"),
     "nnm_active str": (
         lambda: AimCLR(_encoder(), queue_size=16).nnm_active("3"), r"epoch must be an int"),
 }
@@ -182,6 +195,11 @@ EVAL_CASES: dict[str, tuple[Callable[[], object], str]] = {
     "classifier freeze_encoder str": (
         lambda: E.EncoderClassifier(_encoder(), 8, 3, freeze_encoder="no"), r"freeze_encoder"),
     "LinearProbe str encoder": (lambda: E.LinearProbe("x", 8, 3), r"encoder must be a torch"),
+    "linear dataset of dicts": (
+        lambda: E.linear_evaluation(_encoder(), _DictSamples(), _labelled(), 3, epochs=1),
+        r"must yield \(x, label\) pairs, got a dict"),
+    "extract dataset of dicts": (
+        lambda: E.extract_features(_encoder(), _DictSamples()), r"\(x, label\) pairs"),
 }
 
 
@@ -203,6 +221,12 @@ def _viz_cases() -> dict[str, tuple[Callable[[], object], str]]:
         "views float seed": (lambda: Z.aimclr_views(pose, seed=1.5), r"seed must be an int"),
         "save into a folder": (
             lambda: Z.save_figure(Z.new_figure(1, 1), "/"), r"path must name a .png file"),
+        "gif into a folder": (
+            lambda: Z.save_skeleton_gif(pose, "ntu-rgb+d", "/", frames=2), r"name a .gif file"),
+        "EADM masks of NaN": (
+            lambda: Z.eadm_masks(torch.full((2, 8, 4, 25), float("nan"))), r"non-finite"),
+        "colours of person -1": (
+            lambda: Z.joint_colors("ntu-rgb+d", person=-1), r"person must be an int >= 0"),
     }
 
 

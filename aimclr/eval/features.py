@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
@@ -19,6 +20,7 @@ from aimclr.eval._data import (
     float_dtype,
     module_device,
     restore_modes,
+    sample_pair,
     training_modes,
 )
 
@@ -63,6 +65,11 @@ def extract_features(
     """
     check_module(encoder, "encoder")
     check_int(batch_size, "batch_size")
+    if isinstance(data, np.ndarray):
+        raise AimCLRError(
+            f"data must be a tensor (N, C, T, V, M), got a NumPy array of shape {data.shape}; "
+            "convert it with torch.from_numpy"
+        )
     if not isinstance(data, (torch.Tensor, tuple, Dataset, Iterable)) or isinstance(data, str):
         raise AimCLRError(
             "data must be a tensor (N, C, T, V, M), a Dataset, an (x, labels) tuple or an "
@@ -93,7 +100,7 @@ def extract_features(
     targets: list[torch.Tensor] = []
     try:
         for batch in batches:
-            x, y = batch[0], batch[1]
+            x, y = sample_pair(batch, "data")
             if not isinstance(x, torch.Tensor):
                 raise AimCLRError(
                     f"data batches must hold tensors x (B, C, T, V, M), got "

@@ -90,6 +90,22 @@ def new_figure(width: float, height: float) -> Figure:
     return figure
 
 
+def prepare_file(path: str | Path, suffix: str) -> Path:
+    """``path`` as a :class:`~pathlib.Path` whose parent folders exist.
+
+    Raises:
+        AimCLRError: ``path`` is an existing folder, or a parent is a file.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise AimCLRError(f"path must name a {suffix} file, got the folder {path}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as error:
+        raise AimCLRError(f"cannot create the folder of {path}: {error}") from None
+    return path
+
+
 def save_figure(figure: Figure, path: str | Path) -> Path:
     """Write ``figure`` as a PNG at :data:`DPI` without run-dependent metadata.
 
@@ -107,13 +123,7 @@ def save_figure(figure: Figure, path: str | Path) -> Path:
     Raises:
         AimCLRError: ``path`` is an existing folder, or a parent is a file.
     """
-    path = Path(path)
-    if path.is_dir():
-        raise AimCLRError(f"path must name a .png file, got the folder {path}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError) as error:
-        raise AimCLRError(f"cannot create the folder of {path}: {error}") from None
+    path = prepare_file(path, ".png")
     figure.savefig(path, dpi=DPI, format="png", metadata={"Software": None})
     return path
 

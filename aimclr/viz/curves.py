@@ -127,8 +127,9 @@ def plot_training_curves(
         AimCLRError: no records, a record without ``epoch`` or with a value that is
             not a number, or matplotlib is missing.
     """
-    if not isinstance(metrics, (str, Path, Sequence)) or (
-        isinstance(metrics, Sequence) and not all(isinstance(r, Mapping) for r in metrics)
+    is_path = isinstance(metrics, (str, Path))
+    if not is_path and (
+        not isinstance(metrics, Sequence) or not all(isinstance(r, Mapping) for r in metrics)
     ):
         raise AimCLRError(
             "metrics must be a metrics.jsonl path or a list of records (one mapping of "

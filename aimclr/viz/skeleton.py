@@ -79,6 +79,9 @@ def joint_colors(layout: str | SkeletonLayout, person: int = 0) -> list[RGB]:
     Returns:
         ``V`` colours from :data:`PERSON_COLORS`.
 
+    Raises:
+        AimCLRError: unknown layout, or ``person`` not an int ``>= 0``.
+
     Example:
         >>> from aimclr import NTU_RGBD
         >>> colors = joint_colors(NTU_RGBD)
@@ -86,6 +89,7 @@ def joint_colors(layout: str | SkeletonLayout, person: int = 0) -> list[RGB]:
         (True, True)
     """
     layout = get_layout(layout)
+    person = check_int(person, "person", 0, meaning="person index m")
     left, right, centre = PERSON_COLORS[person % len(PERSON_COLORS)]
     colors = [centre] * layout.num_joints
     for a, b in layout.flip_pairs:
@@ -381,7 +385,8 @@ def save_skeleton_gif(
         ``path`` as a :class:`~pathlib.Path`.
 
     Raises:
-        AimCLRError: bad ``x``, ``frames`` or ``fps``, or matplotlib is missing.
+        AimCLRError: bad ``x``, ``frames`` or ``fps``, ``path`` is a folder, or
+            matplotlib is missing.
     """
     layout = get_layout(layout)
     sample = _check_sample(x, layout)
@@ -402,8 +407,7 @@ def save_skeleton_gif(
         _style_axes(ax, limits)
         ax.set_title(f"{title}  t = {t}" if title else f"t = {t}", fontsize=9)
         images.append(Image.fromarray(canvas.figure_pixels(figure)[..., :3]))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = canvas.prepare_file(path, ".gif")
     images[0].save(path, format="GIF", save_all=True, append_images=images[1:],
                    duration=10 * max(1, round(100 / fps)), loop=0)
     return path
