@@ -173,7 +173,8 @@ def check_device(device: object, name: str = "device") -> torch.device | None:
     if device is None or isinstance(device, torch.device):
         return device
     try:
-        return torch.device(device)  # type: ignore[call-overload]
+        parsed: torch.device = torch.device(device)  # type: ignore[call-overload]
+        return parsed
     except (RuntimeError, TypeError) as error:
         raise AimCLRError(
             f"{name} must name a torch device such as 'cpu' or 'cuda:0', got {device!r}"

@@ -81,11 +81,11 @@ def _check_schedule(epochs: int, batch_size: int, eval_every: int, lr: float, *,
         check_int(value, name)
     check_positive(lr, "lr")
     check_probability(momentum, "momentum")  # SGD momentum above 1 diverges
-    for name, value in (("gamma", gamma), ("weight_decay", weight_decay)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
-            0 <= value < math.inf
+    for name, rate in (("gamma", gamma), ("weight_decay", weight_decay)):
+        if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not (
+            0 <= rate < math.inf
         ):
-            raise AimCLRError(f"{name} must be a finite number >= 0, got {value!r}")
+            raise AimCLRError(f"{name} must be a finite number >= 0, got {rate!r}")
     if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Sequence):
         raise AimCLRError(f"milestones must be a sequence of epochs >= 1, got {milestones!r}")
     for milestone in milestones:  # an epoch below 1 is never reached: no decay at all

@@ -186,7 +186,7 @@ def frame_indices(num_frames: int, frames: int | Sequence[int] | None) -> list[i
     if isinstance(frames, numbers.Integral) and not isinstance(frames, bool):
         if frames < 1:
             raise AimCLRError(f"frames must be a count >= 1 or frame indices, got {frames!r}")
-        count = min(frames, num_frames)
+        count = min(int(frames), num_frames)
         return [int(i) for i in np.linspace(0, num_frames - 1, count).round().astype(int)]
     if not isinstance(frames, Sequence) or isinstance(frames, str) or not all(
         isinstance(i, numbers.Integral) and not isinstance(i, bool) for i in frames
