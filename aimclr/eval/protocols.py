@@ -87,9 +87,9 @@ def _check_schedule(epochs: int, batch_size: int, eval_every: int, lr: float, *,
         ):
             raise AimCLRError(f"{name} must be a finite number >= 0, got {rate!r}")
     if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Sequence):
-        raise AimCLRError(f"milestones must be a sequence of epochs >= 1, got {milestones!r}")
-    for milestone in milestones:  # an epoch below 1 is never reached: no decay at all
-        check_int(milestone, "every milestone", 1, meaning="an epoch")
+        raise AimCLRError(f"milestones must be a sequence of epochs >= 0, got {milestones!r}")
+    for milestone in milestones:  # a negative epoch is never reached: no decay at all
+        check_int(milestone, "every milestone", 0, meaning="an epoch")
     check_generator(generator)
 
 
