@@ -140,3 +140,42 @@ def check_finite(tensors: Mapping[str, torch.Tensor], what: str = "") -> None:
             where = "" if rows is None else f" at index {rows.nonzero().flatten().tolist()[:10]}"
             bad.append(f"{name} ({describe(x)}){where}")
     raise NonFiniteInputError(f"non-finite values (NaN or inf) in {', '.join(bad)}{what}")
+
+
+def check_bool(value: object, name: str) -> bool:
+    """Return ``value``; raise unless it is a ``bool`` (a string such as ``"no"`` is truthy)."""
+    if not isinstance(value, bool):
+        raise AimCLRError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def check_module(value: object, name: str) -> None:
+    """Raise unless ``value`` is a :class:`torch.nn.Module`."""
+    if not isinstance(value, torch.nn.Module):
+        raise AimCLRError(f"{name} must be a torch.nn.Module, got {type(value).__name__}")
+
+
+def check_generator(generator: object, name: str = "generator") -> None:
+    """Raise unless ``generator`` is ``None`` or a :class:`torch.Generator` (not a seed)."""
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise AimCLRError(
+            f"{name} must be a torch.Generator or None, got {type(generator).__name__}; "
+            "for a seed pass torch.Generator().manual_seed(seed)"
+        )
+
+
+def check_device(device: object, name: str = "device") -> torch.device | None:
+    """Return ``device`` as a :class:`torch.device` (``None`` stays ``None``).
+
+    Raises:
+        AimCLRError: ``device`` does not name a torch device.
+    """
+    if device is None or isinstance(device, torch.device):
+        return device
+    try:
+        parsed: torch.device = torch.device(device)  # type: ignore[call-overload]
+        return parsed
+    except (RuntimeError, TypeError) as error:
+        raise AimCLRError(
+            f"{name} must name a torch device such as 'cpu' or 'cuda:0', got {device!r}"
+        ) from error

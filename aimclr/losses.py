@@ -41,6 +41,7 @@ from torch import nn
 
 from aimclr import _cores as core
 from aimclr._checks import (
+    check_bool,
     check_floating,
     check_int,
     check_positive,
@@ -360,7 +361,7 @@ def mine_neighbors(
         >>> mine_neighbors([q, q_extreme], queue).int()
         tensor([[1, 1, 1, 0]], dtype=torch.int32)
     """
-    if isinstance(queries, torch.Tensor) or len(queries) == 0:
+    if not isinstance(queries, Sequence) or len(queries) == 0:
         raise AimCLRError(
             "queries must be a non-empty sequence of (N, D) tensors, e.g. [q, q_extreme]"
         )
@@ -376,7 +377,7 @@ def mine_neighbors(
     check_same_device({**{f"queries[{i}]": z for i, z in enumerate(queries)}, "queue": queue})
     _check_not_empty(first, "queries[0]", "(N, D)")
     top_k = check_int(top_k, "top_k", 1, queue.shape[0], meaning="neighbours among the K keys")
-    if normalize:
+    if check_bool(normalize, "normalize"):
         queries = [F.normalize(z, dim=1) for z in queries]
         queue = F.normalize(queue, dim=1)
     return core.mine(queries, queue, top_k)
@@ -467,7 +468,7 @@ class InfoNCELoss(nn.Module):
         check_positive(temperature, "temperature")
         _check_unnormalized_option(on_unnormalized)
         self.temperature = float(temperature)
-        self.normalize = normalize
+        self.normalize = check_bool(normalize, "normalize")
         self.on_unnormalized: Unnormalized = on_unnormalized
 
     def forward(
@@ -580,7 +581,7 @@ def _validated_logits(
     _check_embedding_triple(query, positive_key, queue)
     check_positive(temperature, "temperature")
     _check_unnormalized_option(on_unnormalized)
-    if normalize:
+    if check_bool(normalize, "normalize"):
         query, positive_key, queue = (F.normalize(x, dim=1) for x in (query, positive_key, queue))
     elif on_unnormalized != "ignore":
         tensors = {"query": query, "positive_key": positive_key, "queue": queue}
@@ -631,6 +632,11 @@ def _check_embedding_triple(
 def _check_logits(logits: torch.Tensor, name: str) -> None:
     _check_embeddings(logits, name, "(N, 1 + K)")
     _check_not_empty(logits, name, "(N, 1 + K)")
+    if logits.shape[1] < 2:  # with no negative the softmax is 1 and every loss is 0
+        raise AimCLRError(
+            f"{name} must have layout (N, 1 + K) with K >= 1 negatives (column 0 is the "
+            f"positive), got {describe(logits)}"
+        )
 
 
 def _check_logit_pair(logits: torch.Tensor, target_logits: torch.Tensor, name: str) -> None:

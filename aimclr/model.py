@@ -32,6 +32,7 @@ from typing_extensions import Self
 from aimclr import _cores as core
 from aimclr._autocast import autocast_dtype
 from aimclr._checks import (
+    check_bool,
     check_finite,
     check_floating,
     check_int,
@@ -237,7 +238,8 @@ class AimCLR(nn.Module):
             :func:`check_finite_views` before moving them to the GPU.
 
     Raises:
-        AimCLRError: inconsistent switches, out-of-range numbers, EADM requested
+        AimCLRError: inconsistent or non-``bool`` switches, out-of-range numbers, an
+            ``eadm`` that is not an :class:`~aimclr.nn.eadm.EADM`, EADM requested
             for an encoder that is not a :class:`~aimclr.nn.encoder.FeatureMapEncoder`
             (the message lists what it lacks), or an unknown ``D_enc``.
 
@@ -279,6 +281,12 @@ class AimCLR(nn.Module):
             raise AimCLRError(f"encoder must be an nn.Module, got {type(encoder).__name__}")
         check_probability(momentum, "momentum")
         check_positive(temperature, "temperature")
+        switches = {"extreme_views": extreme_views, "use_d3m": use_d3m, "use_eadm": use_eadm,
+                    "use_nnm": use_nnm, "check_finite_inputs": check_finite_inputs}  # fmt: skip
+        for switch, value in switches.items():
+            check_bool(value, switch)
+        if eadm is not None and not isinstance(eadm, EADM):
+            raise AimCLRError(f"eadm must be an aimclr.EADM or None, got {type(eadm).__name__}")
         if use_d3m and not extreme_views:
             raise AimCLRError("use_d3m=True needs extreme_views=True (D3M compares the views)")
         if use_eadm and not use_d3m:
@@ -387,8 +395,14 @@ class AimCLR(nn.Module):
             **kwargs: other constructor arguments (switches, momentum, ...).
 
         Raises:
-            AimCLRError: the checkpoint does not fit (see :mod:`aimclr.checkpoint`).
+            AimCLRError: ``source`` is neither a path nor a mapping, or the checkpoint
+                does not fit (see :mod:`aimclr.checkpoint`).
         """
+        if not isinstance(source, (str, os.PathLike, Mapping)):
+            raise AimCLRError(
+                "source must be the path of a reference checkpoint or its loaded state dict "
+                f"(a mapping of names to tensors), got {type(source).__name__}"
+            )
         state = strip_module_prefix(
             source if isinstance(source, Mapping) else load_state_dict_file(source)
         )
@@ -417,8 +431,14 @@ class AimCLR(nn.Module):
         not a copy of the query encoder).
 
         Raises:
-            AimCLRError: names or shapes do not match this model.
+            AimCLRError: ``state_dict`` is not a mapping, or names or shapes do not match
+                this model; nothing is loaded then.
         """
+        if not isinstance(state_dict, Mapping):
+            raise AimCLRError(
+                "state_dict must be a mapping of names to tensors (a loaded reference "
+                f"checkpoint), got {type(state_dict).__name__}"
+            )
         converted = convert_reference_pretrain(state_dict)
         # load_state_dict copies every matching tensor before it reports a mismatch, so
         # check names and shapes first: a failed load leaves the model as it was.
@@ -489,8 +509,12 @@ class AimCLR(nn.Module):
         return out
 
     def nnm_active(self, epoch: int) -> bool:
-        """Whether the contrastive term is NNM at 1-based ``epoch``."""
-        return self.use_nnm and epoch > self.mining_epoch
+        """Whether the contrastive term is NNM at 1-based ``epoch``.
+
+        Raises:
+            AimCLRError: ``epoch`` is not an int >= 1.
+        """
+        return self.use_nnm and check_int(epoch, "epoch", 1) > self.mining_epoch
 
     # ------------------------------------------------------------------ training step
 

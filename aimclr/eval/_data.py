@@ -60,6 +60,15 @@ def check_labels(labels: torch.Tensor, num_classes: int | None, name: str) -> No
         )
 
 
+def sample_pair(sample: object, name: str) -> tuple[Any, Any]:
+    """``sample`` as ``(x, label)``; raise unless it is such a pair (tuple or list)."""
+    if not isinstance(sample, (tuple, list)) or len(sample) != 2:
+        got = type(sample).__name__ + (f" of length {len(sample)}"
+                                       if isinstance(sample, (tuple, list)) else "")  # fmt: skip
+        raise AimCLRError(f"{name} must yield (x, label) pairs, got a {got}")
+    return sample[0], sample[1]
+
+
 def check_samples(data: Dataset[Any], name: str, num_classes: int) -> None:
     """Check ``x`` is floating and labels are valid classes before any training.
 
@@ -68,7 +77,7 @@ def check_samples(data: Dataset[Any], name: str, num_classes: int) -> None:
     :func:`_predict` check every batch as it is read.
     """
     sample = data[0]  # once: a transform may be random or slow
-    x, y = torch.as_tensor(sample[0]), sample[1]
+    x, y = torch.as_tensor(sample_pair(sample, name)[0]), sample[1]
     if not x.is_floating_point():
         raise AimCLRError(
             f"{name} x must be a floating tensor (N, C, T, V, M), got samples of {describe(x)}"

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from aimclr._checks import describe
+from aimclr._checks import check_finite, check_floating, check_int, check_tensor, describe
 from aimclr.errors import AimCLRError
 from aimclr.eval._data import Data, as_dataset, check_labels, dataset_len
 from aimclr.eval.features import extract_features
@@ -41,7 +41,9 @@ def euclidean_1nn_accuracy(
         The fraction of test samples whose nearest training sample has their label.
 
     Raises:
-        AimCLRError: shapes that do not match, an empty set, or non-integer labels.
+        AimCLRError: arguments that are not tensors, shapes that do not match, an
+            empty set, non-floating features, or non-integer labels.
+        NonFiniteInputError: features hold NaN or inf.
 
     Example:
         >>> train_x = torch.tensor([[0.0, 0.0], [10.0, 0.0]])
@@ -50,6 +52,8 @@ def euclidean_1nn_accuracy(
         0.6666666666666666
     """
     for x, y, name in ((train_x, train_y, "train"), (test_x, test_y, "test")):
+        check_tensor(x, f"{name}_x")
+        check_tensor(y, f"{name}_y")
         if x.dim() != 2 or y.dim() != 1 or x.shape[0] != y.shape[0] or x.shape[0] == 0:
             raise AimCLRError(
                 f"{name}_x must be (N, D) and {name}_y (N,) with N >= 1, got {name}_x "
@@ -61,8 +65,10 @@ def euclidean_1nn_accuracy(
             f"train_x (N_train, D) and test_x (N_test, D) must share D, got "
             f"{describe(train_x)} and {describe(test_x)}"
         )
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise AimCLRError(f"chunk_size must be an int >= 1, got {chunk_size!r}")
+    for x, name in ((train_x, "train_x (N_train, D)"), (test_x, "test_x (N_test, D)")):
+        check_floating(x, name)
+    check_finite({"train_x (N_train, D)": train_x, "test_x (N_test, D)": test_x})
+    chunk_size = check_int(chunk_size, "chunk_size")
     correct = 0
     for chunk, labels in zip(torch.split(test_x, chunk_size), torch.split(test_y, chunk_size),
                              strict=True):  # fmt: skip

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from aimclr._checks import check_int
+from aimclr._checks import check_bool, check_int, check_module, describe
+from aimclr.errors import AimCLRError
 
 
 class EncoderClassifier(nn.Module):
@@ -33,6 +34,9 @@ class EncoderClassifier(nn.Module):
         encoder_eval: bool = True,
     ) -> None:
         super().__init__()
+        check_module(encoder, "encoder")
+        check_bool(freeze_encoder, "freeze_encoder")
+        check_bool(encoder_eval, "encoder_eval")
         for name, value in (("feature_dim", feature_dim), ("num_classes", num_classes)):
             check_int(value, name)
         self.encoder = encoder
@@ -57,6 +61,11 @@ class EncoderClassifier(nn.Module):
                 feats = self.encoder(x)
         else:
             feats = self.encoder(x)
+        if feats.dim() != 2 or feats.shape[1] != self.fc.in_features:
+            raise AimCLRError(
+                f"the encoder must return features (N, D) with D = feature_dim = "
+                f"{self.fc.in_features}, got {describe(feats)}"
+            )
         logits: torch.Tensor = self.fc(feats)
         return logits
 

@@ -5,19 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from aimclr._checks import check_int, describe
+from aimclr._checks import check_device, check_int, check_module, describe
 from aimclr.errors import AimCLRError
 from aimclr.eval._data import (
     Data,
     as_dataset,
+    check_labels,
     dataset_len,
     float_dtype,
     module_device,
     restore_modes,
+    sample_pair,
     training_modes,
 )
 
@@ -50,8 +53,9 @@ def extract_features(
         ``None`` only for a tensor without ``labels``.
 
     Raises:
-        AimCLRError: bad batch size, empty data, or an encoder output that is not
-            ``(B, D)``.
+        AimCLRError: ``encoder`` is not a module, bad batch size, data of another
+            type or empty, labels that are not integers ``>= 0``, or an encoder output
+            that is not ``(B, D)``.
 
     Example:
         >>> enc = nn.Sequential(nn.Flatten(), nn.Linear(3 * 4 * 25 * 1, 8))
@@ -59,8 +63,19 @@ def extract_features(
         >>> tuple(feats.shape)
         (5, 8)
     """
+    check_module(encoder, "encoder")
     check_int(batch_size, "batch_size")
-    device = torch.device(device) if device is not None else module_device(encoder)
+    if isinstance(data, np.ndarray):
+        raise AimCLRError(
+            f"data must be a tensor (N, C, T, V, M), got a NumPy array of shape {data.shape}; "
+            "convert it with torch.from_numpy"
+        )
+    if not isinstance(data, (torch.Tensor, tuple, Dataset, Iterable)) or isinstance(data, str):
+        raise AimCLRError(
+            "data must be a tensor (N, C, T, V, M), a Dataset, an (x, labels) tuple or an "
+            f"iterable of (x, labels) batches, got {type(data).__name__}"
+        )
+    device = check_device(device) or module_device(encoder)
     batches: Iterable[Any]
     if isinstance(data, torch.Tensor):
         if data.dim() != 5:
@@ -69,6 +84,8 @@ def extract_features(
             raise AimCLRError(
                 f"labels must be (N,) with N = {data.shape[0]}, got {describe(labels)}"
             )
+        if labels is not None:
+            check_labels(labels, None, "labels (N,)")
         batches = [(chunk, None) for chunk in torch.split(data, batch_size)]
     elif isinstance(data, (tuple, Dataset)):
         dataset = as_dataset(data, "data")
@@ -83,7 +100,12 @@ def extract_features(
     targets: list[torch.Tensor] = []
     try:
         for batch in batches:
-            x, y = batch[0], batch[1]
+            x, y = sample_pair(batch, "data")
+            if not isinstance(x, torch.Tensor):
+                raise AimCLRError(
+                    f"data batches must hold tensors x (B, C, T, V, M), got "
+                    f"{type(x).__name__}; convert NumPy arrays with torch.from_numpy"
+                )
             out = encoder(x.to(device, dtype))
             if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != len(x):
                 got = describe(out) if isinstance(out, torch.Tensor) else type(out).__name__
@@ -93,7 +115,9 @@ def extract_features(
                 )
             feats.append(out)
             if y is not None:
-                targets.append(torch.as_tensor(y).to(device, torch.long))
+                y = torch.as_tensor(y)
+                check_labels(y, None, "data labels")  # a float label would be truncated
+                targets.append(y.to(device, torch.long))
     finally:
         restore_modes(modes)
     if not feats:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 from torch import nn
 
-from aimclr._checks import check_positive, describe
+from aimclr._checks import check_int, check_positive, check_tensor, describe
 from aimclr.data.sizes import check_knn_k
 from aimclr.errors import AimCLRError
 from aimclr.eval._data import (
@@ -14,6 +16,9 @@ from aimclr.eval._data import (
 
 
 def _check_finite(feats: torch.Tensor, name: str) -> None:
+    if feats.device.type == "meta":
+        raise AimCLRError(f"{name} on the meta device hold no values to compare, got "
+                          f"{describe(feats)} on meta")
     finite = torch.isfinite(feats)
     if bool(finite.all()):
         return
@@ -43,6 +48,7 @@ def _check_knn_inputs(
             f"train_feats (N_train, D) and test_feats (N_test, D) must share D, got "
             f"{tuple(train_feats.shape)} and {tuple(test_feats.shape)}"
         )
+    check_tensor(train_labels, "train_labels")
     if train_labels.shape != (train_feats.shape[0],) or train_labels.is_floating_point() or (
         train_labels.is_complex() or train_labels.dtype == torch.bool
     ):
@@ -50,7 +56,7 @@ def _check_knn_inputs(
             f"train_labels must be integer (N_train,) = ({train_feats.shape[0]},), got "
             f"{describe(train_labels)}"
         )
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
         raise AimCLRError(f"k must be an integer >= 1, got {k!r}")
     check_positive(temperature, "temperature")
     _check_finite(train_feats, "train_feats (N_train, D)")
@@ -100,8 +106,10 @@ def knn_scores(
             or infinite features.
     """
     _check_knn_inputs(train_feats, train_labels, test_feats, k, temperature)
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise AimCLRError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
+    chunk_size = check_int(chunk_size, "chunk_size")
+    k = int(k)  # a NumPy integer passed the check
+    if num_classes is not None:
+        check_int(num_classes, "num_classes")
     num_classes = int(train_labels.max()) + 1 if num_classes is None else num_classes
     check_labels(train_labels, num_classes, "train_labels (N_train,)")
     check_knn_k(k, train_labels, stacklevel=3)
@@ -195,6 +203,8 @@ def knn_accuracy(
     Raises:
         AimCLRError: bad test labels or see :func:`knn_scores` (NaN features included).
     """
+    check_tensor(test_labels, "test_labels")
+    check_tensor(test_feats, "test_feats")
     if test_labels.shape != (test_feats.shape[0],) or test_feats.shape[0] == 0:
         raise AimCLRError(
             f"test_labels must be (N_test,) with N_test = {test_feats.shape[0]} >= 1, got "

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 
 import torch
 
-from aimclr._checks import describe
+from aimclr._checks import check_finite, check_floating, check_tensor, describe
 from aimclr.errors import AimCLRError
 from aimclr.eval._data import (
     check_labels,
@@ -25,17 +26,22 @@ def topk_accuracy(
     Args:
         scores: ``(N, K)`` class scores (logits or probabilities).
         labels: ``(N,)`` true classes, integers in ``[0, K)``.
-        k: the ``k`` values (at least one), each in ``[1, K]``.
+        k: the ``k`` values (at least one), each in ``[1, K]``; a single int is
+            read as ``(k,)``.
 
     Raises:
-        AimCLRError: shape mismatch, empty input, labels not integers in ``[0, K)``,
-            or ``k`` empty or outside ``[1, K]``.
+        AimCLRError: shape mismatch, empty input, scores not floating, labels not
+            integers in ``[0, K)``, or ``k`` empty or outside ``[1, K]``.
+        NonFiniteInputError: ``scores`` hold NaN or inf.
 
     Example:
         >>> scores = torch.tensor([[0.1, 0.7, 0.2], [0.5, 0.1, 0.4]])
         >>> topk_accuracy(scores, torch.tensor([2, 0]), k=(1, 2))
         (0.5, 1.0)
     """
+    scores, labels = check_tensor(scores, "scores"), check_tensor(labels, "labels")
+    if isinstance(k, numbers.Integral):
+        k = (int(k),)
     if scores.dim() != 2 or labels.shape != (scores.shape[0],) or scores.shape[0] == 0:
         raise AimCLRError(
             f"scores must be (N, K) and labels (N,) with N >= 1, got scores {describe(scores)}, "
@@ -45,9 +51,12 @@ def topk_accuracy(
     check_labels(labels, num_classes, "labels (N,)")
     if len(k) == 0:
         raise AimCLRError(f"k must hold at least one value in [1, K = {num_classes}], got {k!r}")
-    bad = [kk for kk in k if not 1 <= kk <= num_classes]
+    whole = [isinstance(kk, numbers.Integral) and not isinstance(kk, bool) for kk in k]
+    bad = [kk for kk, ok in zip(k, whole, strict=True) if not ok or not 1 <= kk <= num_classes]
     if bad:
-        raise AimCLRError(f"every k must lie in [1, K = {num_classes}], got {list(k)}")
+        raise AimCLRError(f"every k must lie in [1, K = {num_classes}] (ints), got {list(k)}")
+    check_floating(scores, "scores")
+    check_finite({"scores": scores})  # NaN sorts above every number: a made-up ranking
     top = scores.topk(max(k), dim=1).indices  # (N, max k)
     hits = top == labels.to(top.device)[:, None]
     return tuple(float(hits[:, :kk].any(dim=1).float().mean()) for kk in k)
@@ -67,7 +76,8 @@ def fuse_scores(
         ``(N, K)`` fused scores.
 
     Raises:
-        AimCLRError: no scores, shapes differ, or a stream has no finite weight.
+        AimCLRError: no scores, a score that is not a tensor, shapes differ, or a
+            stream has no finite weight.
 
     Example:
         >>> s = {"joint": torch.tensor([[1.0, 0.0]]), "motion": torch.tensor([[0.0, 2.0]])}
@@ -75,8 +85,16 @@ def fuse_scores(
         tensor([[0.6000, 0.8000]])
     """
     weights = DEFAULT_FUSION_WEIGHTS if weights is None else weights
+    for name, value in (("scores", scores), ("weights", weights)):
+        if not isinstance(value, Mapping):
+            raise AimCLRError(
+                f"{name} must map stream names to values, e.g. {{'joint': ..., 'bone': ...}}, "
+                f"got {type(value).__name__}"
+            )
     if not scores:
         raise AimCLRError("scores is empty; give at least one stream's (N, K) scores")
+    for name, s in scores.items():
+        check_tensor(s, f"scores[{name!r}]")
     missing = [name for name in scores if name not in weights]
     if missing:
         raise AimCLRError(f"no weight for streams {missing}; weights has {sorted(weights)}")

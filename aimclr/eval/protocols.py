@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +14,16 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
-from aimclr._checks import check_int, check_positive, describe
+from aimclr._checks import (
+    check_bool,
+    check_device,
+    check_generator,
+    check_int,
+    check_module,
+    check_positive,
+    check_probability,
+    describe,
+)
 from aimclr.data.subsets import class_balanced_subset
 from aimclr.errors import AimCLRError
 from aimclr.eval._data import (
@@ -61,11 +72,25 @@ class EvalResult:
     model: nn.Module | None = None
 
 
-def _check_schedule(epochs: int, batch_size: int, eval_every: int, lr: float) -> None:
+def _check_schedule(epochs: int, batch_size: int, eval_every: int, lr: float, *,
+                    momentum: float, weight_decay: float, milestones: Sequence[int],
+                    gamma: float, generator: torch.Generator | None) -> None:
+    """The optimiser and schedule options of both protocols, before anything trains."""
     for name, value in (("epochs", epochs), ("batch_size", batch_size),
                         ("eval_every", eval_every)):
         check_int(value, name)
     check_positive(lr, "lr")
+    check_probability(momentum, "momentum")  # SGD momentum above 1 diverges
+    for name, rate in (("gamma", gamma), ("weight_decay", weight_decay)):
+        if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not (
+            0 <= rate < math.inf
+        ):
+            raise AimCLRError(f"{name} must be a finite number >= 0, got {rate!r}")
+    if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Sequence):
+        raise AimCLRError(f"milestones must be a sequence of epochs >= 0, got {milestones!r}")
+    for milestone in milestones:  # a negative epoch is never reached: no decay at all
+        check_int(milestone, "every milestone", 0, meaning="an epoch")
+    check_generator(generator)
 
 
 def _batch(x: Any, y: Any, device: torch.device, dtype: torch.dtype,
@@ -231,9 +256,13 @@ def linear_evaluation(
             a ``feature_dim`` other than that ``D``. Labels of a dataset without a
             ``labels`` tensor are fully checked only as they are read.
     """
-    _check_schedule(epochs, batch_size, eval_every, lr)
+    check_module(encoder, "encoder")
+    check_bool(precompute, "precompute")
+    _check_schedule(epochs, batch_size, eval_every, lr, momentum=momentum,
+                    weight_decay=weight_decay, milestones=milestones, gamma=gamma,
+                    generator=generator)
     check_int(num_classes, "num_classes")
-    device = torch.device(device) if device is not None else module_device(encoder)
+    device = check_device(device) or module_device(encoder)
     train, test = as_dataset(train_data, "train_data"), as_dataset(test_data, "test_data")
     dataset_len(train, "train_data")
     dataset_len(test, "test_data")
@@ -345,7 +374,13 @@ def finetune(
             ``[0, K)``. Labels of a dataset without a ``labels`` tensor are fully
             checked only as they are read.
     """
-    _check_schedule(epochs, batch_size, eval_every, lr)
+    check_module(model, "model")
+    for name, flag in (("nesterov", nesterov), ("keep_eval_mode", keep_eval_mode),
+                       ("copy_model", copy_model)):
+        check_bool(flag, name)
+    _check_schedule(epochs, batch_size, eval_every, lr, momentum=momentum,
+                    weight_decay=weight_decay, milestones=milestones, gamma=gamma,
+                    generator=generator)
     if max_grad_norm is not None:
         check_positive(max_grad_norm, "max_grad_norm")
     for module in model.modules():
@@ -362,7 +397,7 @@ def finetune(
                 f"{type(module).__name__} with encoder_eval=True, which keeps its encoder in "
                 f"eval mode; build it with encoder_eval=False or keep keep_eval_mode=True"
             )
-    device = torch.device(device) if device is not None else module_device(model)
+    device = check_device(device) or module_device(model)
     train, test = as_dataset(train_data, "train_data"), as_dataset(test_data, "test_data")
     dataset_len(train, "train_data")
     dataset_len(test, "test_data")
@@ -423,6 +458,13 @@ def semi_supervised_finetune(
     Raises:
         AimCLRError: bad fraction or see :func:`finetune`.
     """
+    unknown = sorted(set(kwargs) - set(inspect.signature(finetune).parameters))
+    if unknown:
+        raise AimCLRError(
+            f"unknown keyword arguments {unknown}: semi_supervised_finetune passes its "
+            "keyword arguments to finetune, which has no such options"
+        )
+    check_module(model, "model")
     train = as_dataset(train_data, "train_data")
     if isinstance(train_data, tuple):
         labels = train_data[1]

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from aimclr._checks import (
+    check_bool,
     check_floating,
     check_positive,
     check_probability,
@@ -271,7 +272,7 @@ class EADM(nn.Module):
         self.lam = lam
         self.temporal: TemporalMode = temporal
         self.rescale: RescaleMode = rescale
-        self.active_in_eval = active_in_eval
+        self.active_in_eval = check_bool(active_in_eval, "active_in_eval")
 
     def forward(self, x: torch.Tensor, force: bool = False) -> torch.Tensor:
         """Drop salient parts of ``x`` ``(N, C, T, V)``; same shape out.
@@ -281,8 +282,9 @@ class EADM(nn.Module):
             force: drop even in eval mode.
 
         Raises:
-            AimCLRError: bad ``x`` (checked in every mode).
+            AimCLRError: bad ``x`` (checked in every mode), or ``force`` not a bool.
         """
+        check_bool(force, "force")
         if not (self.training or self.active_in_eval or force):
             _check_map(x)
             return x
@@ -384,8 +386,8 @@ def attach_eadm(layer: ModuleT, eadm: EADM | None = None, *, name: str = "eadm")
         ``layer`` itself, for chaining.
 
     Raises:
-        AimCLRError: ``layer`` is not a module, ``eadm`` not an :class:`EADM`, or
-            ``layer`` already has an attribute ``name``.
+        AimCLRError: ``layer`` is not a module, ``eadm`` not an :class:`EADM`,
+            ``name`` not an identifier, or ``layer`` already has an attribute ``name``.
 
     Example:
         >>> layer = torch.nn.Conv2d(3, 8, kernel_size=1)
@@ -403,6 +405,8 @@ def attach_eadm(layer: ModuleT, eadm: EADM | None = None, *, name: str = "eadm")
     eadm = EADM() if eadm is None else eadm
     if not isinstance(eadm, EADM):
         raise AimCLRError(f"eadm must be an aimclr.nn.EADM, got {type(eadm).__name__}")
+    if not isinstance(name, str) or not name.isidentifier():
+        raise AimCLRError(f"name must be a Python identifier such as 'eadm', got {name!r}")
     if hasattr(layer, name):
         raise AimCLRError(
             f"{type(layer).__name__} already has an attribute {name!r}; pass another name="

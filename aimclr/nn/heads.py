@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from aimclr._autocast import autocast_dtype
 from aimclr._checks import check_floating, check_int, check_rank, check_tensor, describe
 from aimclr.errors import AimCLRError
 
@@ -55,7 +56,8 @@ class ProjectionHead(nn.Module):
             ``(N, D_out)``.
 
         Raises:
-            AimCLRError: ``x`` is not a floating ``(N, D_in)`` tensor.
+            AimCLRError: ``x`` is not a floating ``(N, D_in)`` tensor on the head's
+                device and (outside autocast) of its dtype.
         """
         check_tensor(x, "x")
         check_rank(x, "x", ("(N, D)",))
@@ -63,6 +65,13 @@ class ProjectionHead(nn.Module):
         if x.shape[1] != self.in_dim:
             raise AimCLRError(
                 f"x must have layout (N, D) with D = {self.in_dim}, got {describe(x)}"
+            )
+        weight = self.fc1.weight
+        mixed = autocast_dtype(x.device.type) is not None  # autocast casts per op
+        if x.device != weight.device or (x.dtype != weight.dtype and not mixed):
+            raise AimCLRError(
+                f"x (N, D) must be on the head's device {weight.device} and (outside "
+                f"autocast) of its dtype {weight.dtype}, got {describe(x)} on {x.device}"
             )
         y: torch.Tensor = self.fc2(self.relu(self.fc1(x)))
         return y

@@ -13,7 +13,7 @@ from typing import TypeVar
 import torch
 from torch import nn
 
-from aimclr._checks import check_probability
+from aimclr._checks import check_bool, check_module, check_probability
 from aimclr._cores import ema_
 from aimclr.errors import AimCLRError
 
@@ -66,8 +66,9 @@ def copy_and_freeze(
         The frozen copy.
 
     Raises:
-        AimCLRError: ``module`` itself is of a type in ``without``, or a module to
-            replace has parameters or buffers.
+        AimCLRError: ``module`` is not an ``nn.Module``, ``without`` holds something
+            other than module types, ``module`` itself is of a type in ``without``, or a
+            module to replace has parameters or buffers.
 
     Example:
         >>> from aimclr.nn import EADM
@@ -78,7 +79,13 @@ def copy_and_freeze(
         >>> list(key.state_dict()) == list(query.state_dict())
         True
     """
+    check_module(module, "module")
     types = without if isinstance(without, tuple) else (without,)
+    if not all(isinstance(t, type) and issubclass(t, nn.Module) for t in types):
+        raise AimCLRError(
+            f"without must be an nn.Module subclass or a tuple of them (e.g. EADM), "
+            f"got {without!r}"
+        )
     if types and isinstance(module, types):
         raise AimCLRError(
             f"copy_and_freeze cannot leave out the network itself ({type(module).__name__})"
@@ -127,7 +134,8 @@ def update_momentum(
             running statistics.
 
     Raises:
-        AimCLRError: ``m`` outside ``[0, 1]``, ``key_net`` has trainable parameters
+        AimCLRError: ``m`` outside ``[0, 1]``, a network that is not an ``nn.Module``,
+            ``buffers`` not a bool, ``key_net`` has trainable parameters
             (are the arguments swapped?), or the parameter (and, with ``buffers``,
             buffer) names, shapes or devices differ (with a hint to pass ``.module``
             for a wrapped network); raised before any update.
@@ -142,6 +150,9 @@ def update_momentum(
     if isinstance(m, bool) or not isinstance(m, (int, float)):
         raise AimCLRError(f"m must be a float in [0, 1], got {m!r}")
     check_probability(float(m), "m")
+    check_module(query_net, "query_net")
+    check_module(key_net, "key_net")
+    check_bool(buffers, "buffers")
     trainable = [name for name, p in key_net.named_parameters() if p.requires_grad]
     if trainable:
         raise AimCLRError(

@@ -8,7 +8,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from aimclr._checks import check_floating, check_int, check_tensor, describe
+from aimclr._checks import (
+    check_device,
+    check_floating,
+    check_generator,
+    check_int,
+    check_tensor,
+    describe,
+)
 from aimclr.errors import AimCLRError
 from aimclr.nn.distributed import all_gather_no_grad, gather_row_counts
 
@@ -77,8 +84,10 @@ class MomentumQueue(nn.Module):
         size = check_int(size, "size", meaning="queue length K")
         dim = check_int(dim, "dim", meaning="key dimension D")
         dtype = torch.get_default_dtype() if dtype is None else dtype
-        if not dtype.is_floating_point:
-            raise AimCLRError(f"dtype must be a floating dtype, got {dtype}")
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise AimCLRError(f"dtype must be a floating dtype (a torch.dtype), got {dtype!r}")
+        device = check_device(device)
+        check_generator(generator)
         self.register_buffer("keys", torch.empty(size, dim, device=device, dtype=dtype))
         self.register_buffer("ptr", torch.zeros(1, dtype=torch.long, device=device))
         self.reset(generator=generator)
@@ -100,7 +109,12 @@ class MomentumQueue(nn.Module):
         Args:
             generator: optional random generator; its device decides where the
                 numbers are drawn.
+
+        Raises:
+            AimCLRError: ``generator`` is not a :class:`torch.Generator`;
+                raised before the queue is changed.
         """
+        check_generator(generator)
         draw_device = generator.device if generator is not None else self.keys.device
         rows = torch.randn(
             self.keys.shape, generator=generator, device=draw_device, dtype=torch.float32
@@ -181,8 +195,14 @@ class MomentumQueue(nn.Module):
                 f"{name} must have layout (B, D) with D = {self.dim}, got {describe(keys)}"
             )
         check_floating(keys, name)
+        if keys.device.type == "meta" and self.keys.device.type != "meta":
+            raise AimCLRError(
+                f"{name} (B, D) on the meta device hold no values to store in a queue on "
+                f"{self.keys.device}, got {describe(keys)} on meta"
+            )
         if not 1 <= keys.shape[0] <= self.size:
             raise AimCLRError(
                 f"{name} must hold between 1 and K = {self.size} rows (the queue size), "
                 f"got {describe(keys)}"
             )
+

@@ -24,7 +24,15 @@ from einops import rearrange
 from torch import nn
 
 from aimclr._autocast import autocast_dtype
-from aimclr._checks import check_floating, check_probability, check_rank, check_tensor, describe
+from aimclr._checks import (
+    check_floating,
+    check_generator,
+    check_module,
+    check_probability,
+    check_rank,
+    check_tensor,
+    describe,
+)
 from aimclr.errors import AimCLRError
 from aimclr.graph import SkeletonLayout, Strategy, adjacency, get_layout
 from aimclr.nn._fused import (
@@ -524,7 +532,8 @@ class STGCN(nn.Module):
         """
         check_tensor(feature_map, "feature_map")
         check_rank(feature_map, "feature_map", ("(N·M, D, T, V)",))
-        if num_persons < 1 or feature_map.shape[0] % num_persons:
+        whole = isinstance(num_persons, (int, torch.SymInt)) and not isinstance(num_persons, bool)
+        if not whole or num_persons < 1 or feature_map.shape[0] % num_persons:
             raise AimCLRError(
                 f"feature_map must have layout (N·M, D, T, V) with N·M a multiple of "
                 f"num_persons = {num_persons}, got {describe(feature_map)}"
@@ -565,6 +574,8 @@ def reference_init_(module: nn.Module, generator: torch.Generator | None = None)
         >>> float(encoder.blocks[0].gcn.conv.bias.detach().abs().max())
         0.0
     """
+    check_module(module, "module")
+    check_generator(generator)
     for sub in module.modules():
         if isinstance(sub, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)):
             nn.init.normal_(sub.weight, 0.0, 0.02, generator=generator)

@@ -7,6 +7,7 @@ from typing import Generic, TypeVar
 
 import torch
 
+from aimclr._checks import check_generator
 from aimclr.graph import SkeletonLayout
 from aimclr.transforms._base import as_batch, check_skeleton
 from aimclr.transforms._plan import Step, build_plan, execute
@@ -47,10 +48,14 @@ class Transform(ABC, Generic[P]):
             forms in :mod:`aimclr.transforms` are).
 
         Raises:
-            AimCLRError: ``x`` has a bad layout or dtype for this transform.
+            AimCLRError: ``x`` has a bad layout or dtype for this transform, or
+                ``generator`` is not a :class:`torch.Generator`.
         """
         x = check_skeleton(x)
         self.check(x)
+        check_generator(generator)
+        if x.numel() == 0:  # nothing to draw for: an empty batch stays empty
+            return x.detach().clone()
         xb, single = as_batch(x)
         out = self.apply(xb, self.sample_params(xb, generator=generator))
         return out[0] if single else out

@@ -41,6 +41,11 @@ class Compose(Transform[list[Any]]):
     """
 
     def __init__(self, transforms: Sequence[Transform[Any]], fuse: bool = True) -> None:
+        if isinstance(transforms, Transform) or not isinstance(transforms, Sequence):
+            raise AimCLRError(
+                "Compose takes a sequence (list or tuple) of aimclr.transforms.Transform "
+                f"objects, got {type(transforms).__name__}"
+            )
         transforms = list(transforms)
         for t in transforms:
             if not isinstance(t, Transform):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from aimclr._checks import check_int, describe
+from aimclr._checks import check_int, check_tensor, describe
 from aimclr.errors import AimCLRError
 from aimclr.graph import SkeletonLayout, get_layout
 from aimclr.transforms._base import (
@@ -200,11 +200,30 @@ def crop_index(start: torch.Tensor, pad: int, num_frames: int) -> torch.Tensor:
     Returns:
         ``(N, T)`` int64 frame indices into the original sequence.
 
+    Raises:
+        AimCLRError: ``start`` is not an integer ``(N,)`` tensor with values in
+            ``[0, 2 * pad]``, ``num_frames < 1``, or ``pad`` outside ``[0, num_frames]``.
+
     Example:
         >>> crop_index(torch.tensor([0, 4]), pad=2, num_frames=4)
         tensor([[1, 0, 0, 1],
                 [2, 3, 3, 2]])
     """
+    num_frames = check_int(num_frames, "num_frames", 1, meaning="frames T")
+    pad = check_int(pad, "pad", 0, num_frames, meaning="frames mirrored at each end")
+    start = check_tensor(start, "start")
+    if start.dim() != 1:
+        raise AimCLRError(f"start must have layout (N,), got {describe(start)}")
+    check_param(start, "start", tuple(start.shape), "(N,)", "integer")
+    if bool(((start < 0) | (start > 2 * pad)).any()):
+        raise AimCLRError(
+            f"start must lie in [0, 2 * pad] = [0, {2 * pad}], got {start.tolist()[:10]}"
+        )
+    return _crop_index(start, pad, num_frames)
+
+
+def _crop_index(start: torch.Tensor, pad: int, num_frames: int) -> torch.Tensor:
+    """:func:`crop_index` without checks (for callers that validated its arguments)."""
     pos = start.to(torch.int64).unsqueeze(-1) + torch.arange(num_frames, device=start.device)
     pos = pos - pad
     return torch.where(pos < 0, -pos - 1, torch.where(pos >= num_frames, 2 * num_frames - 1 - pos,
@@ -250,7 +269,7 @@ def temporal_crop(x: torch.Tensor, start: torch.Tensor, pad: int) -> torch.Tenso
     s = _per_sample(start, "start", xb, single, (), "", "integer")
     if bool(((s < 0) | (s > 2 * pad)).any()):
         raise AimCLRError(f"start must lie in [0, 2 * pad] = [0, {2 * pad}], got {s.tolist()}")
-    index = crop_index(s.to(x.device), pad, xb.shape[2])
+    index = _crop_index(s.to(x.device), pad, xb.shape[2])
     out = xb[torch.arange(xb.shape[0], device=x.device).unsqueeze(1), :, index]
     return _unbatch(out.permute(0, 2, 1, 3, 4).contiguous(), single)
 

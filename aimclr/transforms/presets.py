@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from aimclr._checks import check_generator
 from aimclr.errors import AimCLRError
 from aimclr.graph import SkeletonLayout
 from aimclr.transforms._base import as_batch, check_skeleton
@@ -158,6 +159,7 @@ class AimCLRViews:
         """
         x = check_skeleton(x)
         self.extreme.check(x)
+        check_generator(generator)
         xb, single = as_batch(x)
         views = (self.extreme, self.normal, self.normal)
         # One allocation for the three views: fewer, larger buffers keep the allocator

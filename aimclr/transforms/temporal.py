@@ -11,7 +11,7 @@ from aimclr._checks import check_int, check_probability
 from aimclr.transforms._base import coin, param_device
 from aimclr.transforms._plan import Step, TimeMap
 from aimclr.transforms.base import Transform
-from aimclr.transforms.functional import check_pad, crop_index
+from aimclr.transforms.functional import _crop_index, check_pad
 
 __all__ = ["TemporalCrop", "TemporalCropParams", "TemporalFlip", "TemporalFlipParams"]
 
@@ -19,7 +19,7 @@ __all__ = ["TemporalCrop", "TemporalCropParams", "TemporalFlip", "TemporalFlipPa
 @lru_cache(maxsize=32)
 def _crop_table(pad: int, num_frames: int, device: torch.device) -> torch.Tensor:
     """:func:`crop_index` of every start ``0 … 2·pad``: ``(2·pad + 1, T)``, one row each."""
-    return crop_index(torch.arange(2 * pad + 1, device=device), pad, num_frames)
+    return _crop_index(torch.arange(2 * pad + 1, device=device), pad, num_frames)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from typing_extensions import ParamSpec
 
+from aimclr._checks import check_positive
 from aimclr.errors import AimCLRError
 
 if TYPE_CHECKING:
@@ -75,8 +76,11 @@ def new_figure(width: float, height: float) -> Figure:
     It uses matplotlib's constrained layout, so titles and colour bars never overlap.
 
     Raises:
-        AimCLRError: matplotlib is not installed.
+        AimCLRError: a size is not a positive finite number, or matplotlib is not
+            installed.
     """
+    check_positive(width, "width")
+    check_positive(height, "height")
     require_matplotlib()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -84,6 +88,22 @@ def new_figure(width: float, height: float) -> Figure:
     figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     return figure
+
+
+def prepare_file(path: str | Path, suffix: str) -> Path:
+    """``path`` as a :class:`~pathlib.Path` whose parent folders exist.
+
+    Raises:
+        AimCLRError: ``path`` is an existing folder, or a parent is a file.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise AimCLRError(f"path must name a {suffix} file, got the folder {path}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as error:
+        raise AimCLRError(f"cannot create the folder of {path}: {error}") from None
+    return path
 
 
 def save_figure(figure: Figure, path: str | Path) -> Path:
@@ -99,9 +119,11 @@ def save_figure(figure: Figure, path: str | Path) -> Path:
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        AimCLRError: ``path`` is an existing folder, or a parent is a file.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = prepare_file(path, ".png")
     figure.savefig(path, dpi=DPI, format="png", metadata={"Software": None})
     return path
 

@@ -124,14 +124,31 @@ def plot_training_curves(
         The figure: Axes 0 the losses, 1 the learning rate, 2 the accuracies.
 
     Raises:
-        AimCLRError: no records, a record without ``epoch``, or matplotlib is missing.
+        AimCLRError: no records, a record without ``epoch`` or with a value that is
+            not a number, or matplotlib is missing.
     """
+    is_path = isinstance(metrics, (str, Path))
+    if not is_path and (
+        not isinstance(metrics, Sequence) or not all(isinstance(r, Mapping) for r in metrics)
+    ):
+        raise AimCLRError(
+            "metrics must be a metrics.jsonl path or a list of records (one mapping of "
+            f"names to numbers per epoch), got {type(metrics).__name__}"
+        )
     records = read_metrics(metrics) if isinstance(metrics, (str, Path)) else list(metrics)
     if not records:
         raise AimCLRError("metrics holds no records; expected one JSON object per epoch")
     missing = [i for i, r in enumerate(records) if "epoch" not in r]
     if missing:
         raise AimCLRError(f"every metrics record needs an 'epoch'; records {missing[:5]} lack it")
+    bad = [(i, k, v) for i, r in enumerate(records) for k, v in r.items()
+           if isinstance(v, bool) or not isinstance(v, (int, float))]  # fmt: skip
+    if bad:
+        i, key, value = bad[0]
+        raise AimCLRError(
+            f"metrics records must map names to numbers (as read_metrics returns them), "
+            f"got record {i}: {key!r} = {value!r}"
+        )
     groups = metric_groups(records)
     panels = [name for name in ("loss", "lr", "accuracy") if groups[name]]
     figure = canvas.new_figure(4.0 * len(panels), 3.2)

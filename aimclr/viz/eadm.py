@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from aimclr._checks import (
+    check_finite,
     check_floating,
     check_positive,
     check_probability,
@@ -92,6 +93,7 @@ def eadm_masks(
 
     Raises:
         AimCLRError: bad ``x`` or options (as :func:`aimclr.attention_drop`).
+        NonFiniteInputError: ``x`` holds NaN or inf.
 
     Example:
         >>> x = torch.zeros(1, 1, 6, 3)             # (N, C, T, V)
@@ -105,6 +107,7 @@ def eadm_masks(
     check_positive(lam, "lam")
     if temporal not in ("element", "frame"):
         raise AimCLRError(f"temporal must be 'element' or 'frame', got {temporal!r}")
+    check_finite({"x (N, C, T, V)": x})  # NaN attention would draw as an arbitrary mask
     with torch.no_grad():
         att = simam_attention(x.detach().float() if x.dtype in _HALF else x.detach(), lam)
         joints = att.mean(dim=(1, 2)) >= threshold  # (N, V)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from aimclr._checks import check_floating, check_tensor, describe
+from aimclr._checks import check_finite, check_floating, check_tensor, describe
 from aimclr.errors import AimCLRError
 from aimclr.viz import canvas
 
@@ -114,6 +114,7 @@ def pca(x: torch.Tensor, dim: int = 2) -> PCA:
     Raises:
         AimCLRError: ``x`` is not a floating ``(N, D)`` tensor with ``N >= 2``, or
             ``dim`` is out of range.
+        NonFiniteInputError: ``x`` holds NaN or inf.
 
     Example:
         >>> x = torch.tensor([[0.0, 0.0], [2.0, 0.0], [4.0, 0.0], [2.0, 1.0], [2.0, -1.0]])
@@ -127,6 +128,7 @@ def pca(x: torch.Tensor, dim: int = 2) -> PCA:
         raise AimCLRError(f"x must have layout (N, D) with N >= 2, got {describe(x)}")
     if isinstance(dim, bool) or not isinstance(dim, int) or not 1 <= dim <= min(x.shape):
         raise AimCLRError(f"dim must be an int in [1, min(N, D) = {min(x.shape)}], got {dim!r}")
+    check_finite({"x (N, D)": x})  # the SVD of non-finite data does not converge
     data = x.detach().double()
     mean = data.mean(dim=0)
     centred = data - mean

@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import torch
 
-from aimclr._checks import check_floating, check_rank, check_tensor, describe
+from aimclr._checks import check_floating, check_int, check_rank, check_tensor, describe
 from aimclr.errors import AimCLRError
 from aimclr.graph import SkeletonLayout, get_layout
 from aimclr.viz import canvas
@@ -78,6 +79,9 @@ def joint_colors(layout: str | SkeletonLayout, person: int = 0) -> list[RGB]:
     Returns:
         ``V`` colours from :data:`PERSON_COLORS`.
 
+    Raises:
+        AimCLRError: unknown layout, or ``person`` not an int ``>= 0``.
+
     Example:
         >>> from aimclr import NTU_RGBD
         >>> colors = joint_colors(NTU_RGBD)
@@ -85,6 +89,7 @@ def joint_colors(layout: str | SkeletonLayout, person: int = 0) -> list[RGB]:
         (True, True)
     """
     layout = get_layout(layout)
+    person = check_int(person, "person", 0, meaning="person index m")
     left, right, centre = PERSON_COLORS[person % len(PERSON_COLORS)]
     colors = [centre] * layout.num_joints
     for a, b in layout.flip_pairs:
@@ -99,11 +104,11 @@ def _check_sample(x: object, layout: SkeletonLayout, name: str = "x") -> torch.T
     check_floating(tensor, name)
     if tensor.dim() == 3:
         tensor = tensor.unsqueeze(-1)
-    c, t, v, _ = tensor.shape
-    if c not in (2, 3) or t < 1 or v != layout.num_joints:
+    c, t, v, m = tensor.shape
+    if c not in (2, 3) or t < 1 or v != layout.num_joints or m < 1:
         raise AimCLRError(
             f"{name} must have layout {' or '.join(_LAYOUTS)} with C = 2 or 3 coordinates, "
-            f"T >= 1 and V = {layout.num_joints} joints of layout {layout.name!r}, got "
+            f"T >= 1, M >= 1 and V = {layout.num_joints} joints of layout {layout.name!r}, got "
             f"{describe(tensor)}"
         )
     return tensor.detach().to("cpu", torch.float64)
@@ -133,8 +138,8 @@ def project(
         ``(2, ...)`` screen coordinates ``(u, v)``, ``v`` up, in ``x``'s dtype.
 
     Raises:
-        AimCLRError: ``x`` is not a floating tensor with 2 or 3 coordinates first, or
-            ``up`` is neither ``"y"`` nor ``"z"``.
+        AimCLRError: ``x`` is not a floating tensor with 2 or 3 coordinates first,
+            ``up`` is neither ``"y"`` nor ``"z"``, or an angle is not a finite number.
 
     Example:
         >>> p = torch.tensor([1.0, 2.0, 3.0])                # x, y, z of one joint
@@ -147,6 +152,11 @@ def project(
         raise AimCLRError(f"x must have layout (C, ...) with C = 2 or 3, got {describe(x)}")
     if up not in ("y", "z"):
         raise AimCLRError(f"up must be 'y' or 'z', got {up!r}")
+    for name, angle in (("azim", azim), ("elev", elev)):
+        if isinstance(angle, bool) or not isinstance(angle, numbers.Real) or not math.isfinite(
+            angle
+        ):
+            raise AimCLRError(f"{name} must be a finite angle in degrees, got {angle!r}")
     if x.shape[0] == 2:
         return x.clone()
     px, py, pz = x.unbind(0)
@@ -163,19 +173,25 @@ def frame_indices(num_frames: int, frames: int | Sequence[int] | None) -> list[i
     """The frames to draw: all (None), ``frames`` evenly spaced ones, or those listed.
 
     Raises:
-        AimCLRError: a count below 1 or an index outside ``[0, num_frames)``.
+        AimCLRError: ``num_frames < 1``, a count below 1, an index outside
+            ``[0, num_frames)``, or ``frames`` of another type.
 
     Example:
         >>> frame_indices(50, 5)
         [0, 12, 24, 37, 49]
     """
+    check_int(num_frames, "num_frames", meaning="frames T")
     if frames is None:
         return list(range(num_frames))
-    if isinstance(frames, int):
-        if isinstance(frames, bool) or frames < 1:
+    if isinstance(frames, numbers.Integral) and not isinstance(frames, bool):
+        if frames < 1:
             raise AimCLRError(f"frames must be a count >= 1 or frame indices, got {frames!r}")
-        count = min(frames, num_frames)
+        count = min(int(frames), num_frames)
         return [int(i) for i in np.linspace(0, num_frames - 1, count).round().astype(int)]
+    if not isinstance(frames, Sequence) or isinstance(frames, str) or not all(
+        isinstance(i, numbers.Integral) and not isinstance(i, bool) for i in frames
+    ):
+        raise AimCLRError(f"frames must be a count >= 1 or a list of frame indices, got {frames!r}")
     chosen = [int(i) for i in frames]
     bad = [i for i in chosen if not 0 <= i < num_frames]
     if not chosen or bad:
@@ -369,7 +385,8 @@ def save_skeleton_gif(
         ``path`` as a :class:`~pathlib.Path`.
 
     Raises:
-        AimCLRError: bad ``x``, ``frames`` or ``fps``, or matplotlib is missing.
+        AimCLRError: bad ``x``, ``frames`` or ``fps``, ``path`` is a folder, or
+            matplotlib is missing.
     """
     layout = get_layout(layout)
     sample = _check_sample(x, layout)
@@ -390,8 +407,7 @@ def save_skeleton_gif(
         _style_axes(ax, limits)
         ax.set_title(f"{title}  t = {t}" if title else f"t = {t}", fontsize=9)
         images.append(Image.fromarray(canvas.figure_pixels(figure)[..., :3]))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = canvas.prepare_file(path, ".gif")
     images[0].save(path, format="GIF", save_all=True, append_images=images[1:],
                    duration=10 * max(1, round(100 / fps)), loop=0)
     return path

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from aimclr._checks import check_int
 from aimclr.errors import AimCLRError
 from aimclr.graph import SkeletonLayout, get_layout
 from aimclr.transforms import (
@@ -146,7 +147,7 @@ def augmentation_examples(
         ("Gaussian Blur", GaussianBlur(sigma=(0.1, 2.0), kernel_size=15, p=1.0,
                                        normalize=False)),
     ]
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(check_int(seed, "seed", 0))
     batch = sample.unsqueeze(0)
     examples = []
     for name, transform in transforms:
@@ -181,7 +182,8 @@ def aimclr_views(
     layout = get_layout(layout)
     sample = _check_sample(x, layout)
     views = AimCLRViews(codes=codes, layout=layout)
-    extreme, normal_1, normal_2 = views(sample, generator=torch.Generator().manual_seed(seed))
+    generator = torch.Generator().manual_seed(check_int(seed, "seed", 0))
+    extreme, normal_1, normal_2 = views(sample, generator=generator)
     return extreme.clone(), normal_1.clone(), normal_2.clone()
 
 
