@@ -125,8 +125,9 @@ def open_dataset(
     Raises:
         AimCLRError: an unknown spec, missing files or keys, an ``.npz`` option
             for other data, a ``.npz`` file without a split (the message lists the
-            splits the file offers), a split that leaves a side empty, or a layout
-            that does not fit.
+            splits the file offers), a split that leaves a side empty, a layout
+            that does not fit, or ``.npz`` data with other than 3 coordinates per
+            joint (2-D keypoints: the views need x, y, z).
 
     Example:
         >>> splits = open_dataset("synthetic", num_frames=16, train_samples=24, test_samples=12)
@@ -161,6 +162,7 @@ def open_dataset(
         raise AimCLRError("give either split or test_styles (a 'style:' split), not both")
     chosen = parse_split(split, seed) if isinstance(split, str) else split
     skeletons = load_npz(path, layout=layout, nonfinite=nonfinite)
+    _check_3d(skeletons, path)
     if map_to is not None:
         skeletons = skeletons.to_layout(get_layout(map_to))
     if chosen is not None:
@@ -178,6 +180,19 @@ def open_dataset(
     return DatasetSplits(held_in, held_out, max(len(skeletons.class_names),
                                                 int(skeletons.labels.max(initial=0)) + 1),
                          path.name, skeletons.layout, skeletons.class_names)  # fmt: skip
+
+
+def _check_3d(skeletons: RaggedSkeletons, path: Path) -> None:
+    """Refuse coordinates other than x, y, z, which the pre-training views need."""
+    channels = skeletons.data.shape[-1]
+    if channels != 3:
+        raise AimCLRError(
+            f"{path.name}: data {skeletons.data.shape} holds C = {channels} coordinates per "
+            f"joint, but open_dataset feeds the AimCLR views, whose shear and rotation need "
+            f"3-D joints (C = 3: x, y, z). For 2-D keypoints append a constant depth "
+            f"(np.concatenate([data, np.zeros_like(data[..., :1])], axis=-1)) or lift them to "
+            f"3-D; load_npz itself reads C = {channels} for an encoder and views of your own"
+        )
 
 
 def _split_choices(skeletons: RaggedSkeletons) -> str:
