@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from aimclr import AimCLRError
-from aimclr.data import load_npz, open_dataset
+from aimclr.data import check_class_coverage, check_queue_size, load_npz, open_dataset
+from aimclr.errors import SmallDataWarning
 from aimclr.graph import COCO_17
 
 
@@ -39,3 +41,27 @@ def test_3d_coco_opens_on_its_layout(tmp_path: Path) -> None:
     sample = splits.train[0][0]
     assert tuple(sample.shape) == (3, 8, 17, 1)
     assert float(sample[:, :, COCO_17.center].abs().max()) == 0.0  # centred on the nose
+
+
+def test_split_leaving_a_class_out_of_training_is_warned(tmp_path: Path) -> None:
+    path = tmp_path / "skewed.npz"
+    labels = np.array([0, 0, 0, 1, 1, 1, 2, 2])
+    subjects = np.array([1, 1, 2, 1, 2, 2, 2, 2])  # class 2 only by subject 2
+    lengths = np.full(8, 6)
+    np.savez(path, data=np.random.default_rng(1).normal(size=(48, 17, 3)).astype(np.float16),
+             offsets=np.concatenate([[0], np.cumsum(lengths)]), labels=labels,
+             class_names=np.array(["a", "b", "c"]), layout=np.array("coco-17"),
+             subjects=subjects)
+    with pytest.warns(SmallDataWarning, match=r"class 2 \(2 test sequences\), 2 of N_test = 5"):
+        open_dataset(path, num_frames=4, split="subject:2")
+    with pytest.warns(SmallDataWarning, match=r"single class \(0, N_train = 3\)"):
+        check_class_coverage(labels[:3], labels[3:])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not check_class_coverage(labels, labels)
+        open_dataset(path, num_frames=4, split="random:0.4")  # every class on both sides
+
+
+def test_queue_warning_gives_the_ratio_not_a_rounded_one() -> None:
+    with pytest.warns(SmallDataWarning, match=r"about 1\.33 times over"):
+        check_queue_size(64, 48)

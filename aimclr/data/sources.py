@@ -15,6 +15,7 @@ from torch.utils.data import Dataset
 
 from aimclr.data.arrays import SkeletonNpyDataset
 from aimclr.data.ragged import NonFinitePolicy, RaggedSkeletons, load_npz
+from aimclr.data.sizes import check_class_coverage
 from aimclr.data.splits import SplitSpec, parse_split, split_by_style
 from aimclr.data.synthetic import (
     SYNTHETIC_CLASSES,
@@ -172,6 +173,8 @@ def open_dataset(
     else:
         raise AimCLRError(f"{path.name}: choose how to split it into training and test "
                           f"sequences (no split is assumed): {_split_choices(skeletons)}")
+    check_class_coverage(skeletons.labels[train_idx], skeletons.labels[test_idx],
+                         stacklevel=3)
     held_in, held_out = (skeletons.select(indices).to_dataset(num_frames, num_persons,
                                                                align=False)
                          for indices in (train_idx, test_idx))  # fmt: skip
