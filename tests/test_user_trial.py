@@ -7,11 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
 
 from aimclr import AimCLRError
 from aimclr.data import check_class_coverage, check_queue_size, load_npz, open_dataset
 from aimclr.errors import SmallDataWarning
 from aimclr.graph import COCO_17
+from aimclr.training import KNNMonitor
 
 
 def _coco_file(folder: Path, channels: int) -> Path:
@@ -65,3 +69,18 @@ def test_split_leaving_a_class_out_of_training_is_warned(tmp_path: Path) -> None
 def test_queue_warning_gives_the_ratio_not_a_rounded_one() -> None:
     with pytest.warns(SmallDataWarning, match=r"about 1\.33 times over"):
         check_queue_size(64, 48)
+
+
+def test_knn_monitor_refuses_unlabelled_data_up_front_and_reads_triples() -> None:
+    x, y = torch.randn(12, 3, 4, 25, 1), torch.arange(12) % 3
+    with pytest.raises(AimCLRError, match=r"train\[0\] is a tuple of 1 item.*labelled"):
+        KNNMonitor(TensorDataset(x), TensorDataset(x, y), 3)
+    with pytest.raises(AimCLRError, match="test is empty"):
+        KNNMonitor(TensorDataset(x, y), TensorDataset(x[:0], y[:0]), 3)
+    with pytest.raises(AimCLRError, match="batch_size must be an int >= 1, got 0"):
+        KNNMonitor(TensorDataset(x, y), TensorDataset(x, y), 3, batch_size=0)
+    # (x, label, index) samples: the extra item is ignored, the result is the pairs'
+    pairs = KNNMonitor(TensorDataset(x, y), TensorDataset(x, y), 3, ks=(1,))
+    triples = KNNMonitor(TensorDataset(x, y, torch.arange(12)),
+                         TensorDataset(x, y, torch.arange(12)), 3, ks=(1,))  # fmt: skip
+    assert pairs(nn.Flatten()) == triples(nn.Flatten()) == {"knn1": 1.0}
