@@ -13,7 +13,7 @@ from torch.utils.data import TensorDataset
 
 from aimclr import AimCLRError
 from aimclr.data import check_class_coverage, check_queue_size, load_npz, open_dataset
-from aimclr.errors import SmallDataWarning
+from aimclr.errors import AimCLRWarning, SmallDataWarning
 from aimclr.graph import COCO_17
 from aimclr.training import KNNMonitor
 
@@ -84,3 +84,57 @@ def test_knn_monitor_refuses_unlabelled_data_up_front_and_reads_triples() -> Non
     triples = KNNMonitor(TensorDataset(x, y, torch.arange(12)),
                          TensorDataset(x, y, torch.arange(12)), 3, ks=(1,))  # fmt: skip
     assert pairs(nn.Flatten()) == triples(nn.Flatten()) == {"knn1": 1.0}
+
+
+def _small_file(folder: Path, **changes: np.ndarray) -> Path:
+    """Eight Kinect v1 sequences of 6 frames in metres; ``changes`` replace keys."""
+    rng = np.random.default_rng(2)
+    content = {
+        "data": (rng.normal(scale=0.3, size=(48, 20, 3))).astype(np.float32),
+        "offsets": np.arange(0, 49, 6), "labels": np.arange(8) % 2,
+        "class_names": np.array(["a", "b"]), "layout": np.array("kinect-v1"),
+        "styles": np.arange(8) % 2, "style_names": np.array(["calm", "angry"]),
+        "subjects": np.repeat([1, 2], 4),
+    }  # fmt: skip
+    content.update(changes)
+    path = folder / "small.npz"
+    np.savez(path, **content)
+    return path
+
+
+def test_labels_and_styles_must_index_their_names(tmp_path: Path) -> None:
+    labels = np.arange(8) % 2
+    labels[5] = 7
+    with pytest.raises(AimCLRError, match=r"labels must index the 2 class_names.*got 7; "
+                                          r"sequences \[5\]"):
+        load_npz(_small_file(tmp_path, labels=labels))
+    with pytest.raises(AimCLRError, match=r"styles must index the 2 style_names.*got 9"):
+        load_npz(_small_file(tmp_path, styles=np.array([0, 1, 0, 9, 0, 1, 0, 1])))
+    with pytest.raises(AimCLRError, match=r"styles must be >= 0"):
+        load_npz(_small_file(tmp_path, styles=np.array([0, 1, 0, -1, 0, 1, 0, 1])))
+
+
+def test_millimetres_are_warned_metres_are_not(tmp_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_npz(_small_file(tmp_path))
+    metres = load_npz(_small_file(tmp_path)).data
+    with pytest.warns(AimCLRWarning, match=r"median pose spans \d+ units.*millimetres"):
+        load_npz(_small_file(tmp_path, data=metres * 1000))
+
+
+def test_empty_sequence_named_by_its_file_index(tmp_path: Path) -> None:
+    offsets = np.array([0, 6, 12, 18, 24, 30, 36, 36, 48])  # sequence 6 is empty
+    path = _small_file(tmp_path, offsets=offsets)
+    # sequence 6 (subject 2) is the test side's third: the message gives the file's index
+    with pytest.raises(AimCLRError, match=r"small\.npz: sequences \[6\] \(1 of 8\) have no"):
+        open_dataset(path, num_frames=4, split="subject:2")
+
+
+def test_more_persons_than_asked_names_the_option(tmp_path: Path) -> None:
+    two = np.random.default_rng(3).normal(scale=0.3, size=(48, 2, 20, 3)).astype(np.float32)
+    with pytest.raises(AimCLRError, match=r"small\.npz: data holds M = 2 persons.*"
+                                          r"num_persons=2 \(--persons 2"):
+        open_dataset(_small_file(tmp_path, data=two), num_frames=4, split="subject:2")
+    assert open_dataset(_small_file(tmp_path, data=two), num_frames=4, num_persons=2,
+                        split="subject:2").train[0][0].shape[-1] == 2  # fmt: skip

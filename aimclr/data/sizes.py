@@ -199,8 +199,10 @@ def check_class_coverage(
     messages = []
     if missing.any():
         lost = int(counts[missing].sum())
-        listed = ", ".join(f"class {int(c)} ({int(n)} test sequences)"
-                           for c, n in zip(classes[missing], counts[missing]))  # fmt: skip
+        listed = ", ".join(
+            f"class {int(c)} ({int(n)} test sequences)"
+            for c, n in zip(classes[missing], counts[missing], strict=True)
+        )
         messages.append(
             f"the test set holds classes the training set lacks: {listed}, {lost} of "
             f"N_test = {test.size} ({lost / test.size:.0%}); no classifier trained on this "

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+import numpy as np
 from torch.utils.data import Dataset
 
 from aimclr.data.arrays import SkeletonNpyDataset
@@ -164,6 +165,13 @@ def open_dataset(
     chosen = parse_split(split, seed) if isinstance(split, str) else split
     skeletons = load_npz(path, layout=layout, nonfinite=nonfinite)
     _check_3d(skeletons, path)
+    empty = np.flatnonzero(skeletons.lengths == 0)
+    if empty.size:  # file indices here; after the split they would be the side's
+        raise AimCLRError(
+            f"{path.name}: sequences {empty[:10].tolist()}{' ...' if empty.size > 10 else ''} "
+            f"({empty.size} of {len(skeletons)}) have no frames (offsets[i] == offsets[i + 1]); "
+            f"remove them from the file"
+        )
     if map_to is not None:
         skeletons = skeletons.to_layout(get_layout(map_to))
     if chosen is not None:
@@ -175,9 +183,12 @@ def open_dataset(
                           f"sequences (no split is assumed): {_split_choices(skeletons)}")
     check_class_coverage(skeletons.labels[train_idx], skeletons.labels[test_idx],
                          stacklevel=3)
-    held_in, held_out = (skeletons.select(indices).to_dataset(num_frames, num_persons,
-                                                               align=False)
-                         for indices in (train_idx, test_idx))  # fmt: skip
+    try:
+        held_in, held_out = (skeletons.select(indices).to_dataset(num_frames, num_persons,
+                                                                   align=False)
+                             for indices in (train_idx, test_idx))  # fmt: skip
+    except AimCLRError as err:  # name the file: the message speaks of its sequences
+        raise AimCLRError(f"{path.name}: {err}") from None
     if skeletons.layout is None:  # to_dataset refuses a file without a layout first
         raise AimCLRError(f"{path.name}: the skeleton layout is unknown")
     return DatasetSplits(held_in, held_out, max(len(skeletons.class_names),
