@@ -11,11 +11,11 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from aimclr import AimCLRError
+from aimclr import STGCN, AimCLR, AimCLRError
 from aimclr.data import check_class_coverage, check_queue_size, load_npz, open_dataset
-from aimclr.errors import AimCLRWarning, SmallDataWarning
+from aimclr.errors import AimCLRWarning, NonFiniteInputError, SmallDataWarning
 from aimclr.graph import COCO_17
-from aimclr.training import KNNMonitor
+from aimclr.training import KNNMonitor, PretrainViews, pretrain_epoch
 
 
 def _coco_file(folder: Path, channels: int) -> Path:
@@ -138,3 +138,22 @@ def test_more_persons_than_asked_names_the_option(tmp_path: Path) -> None:
         open_dataset(_small_file(tmp_path, data=two), num_frames=4, split="subject:2")
     assert open_dataset(_small_file(tmp_path, data=two), num_frames=4, num_persons=2,
                         split="subject:2").train[0][0].shape[-1] == 2  # fmt: skip
+
+
+def test_a_nan_batch_mid_epoch_says_earlier_steps_changed_the_model() -> None:
+    x, y = torch.randn(24, 3, 8, 25, 1), torch.arange(24) % 3
+    x[13, 0, 0, 0, 0] = float("nan")  # some batch of the shuffled epoch
+    model = AimCLR(STGCN(hidden_channels=4, hidden_dim=8), feature_dim=8, queue_size=12)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    views = PretrainViews(model.extreme_views, codes="1", stream="joint")
+    with pytest.raises(NonFiniteInputError) as caught:
+        pretrain_epoch(model, TensorDataset(x, y), views, optimizer, 1, batch_size=6, seed=0)
+    message = str(caught.value)
+    step = int(message.split("step ")[1].split(":")[0])
+    assert step > 1  # seed 0 puts sample 13 after the first batch
+    assert f"{step - 1} earlier optimiser step(s) of this epoch did update" in message
+    first = torch.randn(6, 3, 8, 25, 1)
+    first[0, 0, 0, 0, 0] = float("nan")
+    with pytest.raises(NonFiniteInputError, match="no step of this epoch ran"):
+        pretrain_epoch(model, TensorDataset(first, y[:6]), views, optimizer, 2, batch_size=6,
+                       seed=0)  # fmt: skip
