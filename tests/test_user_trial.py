@@ -15,7 +15,7 @@ from aimclr import STGCN, AimCLR, AimCLRError
 from aimclr.data import check_class_coverage, check_queue_size, load_npz, open_dataset
 from aimclr.errors import AimCLRWarning, NonFiniteInputError, SmallDataWarning
 from aimclr.graph import COCO_17
-from aimclr.training import KNNMonitor, PretrainViews, pretrain_epoch
+from aimclr.training import KNNMonitor, PretrainViews, TrainingState, pretrain_epoch
 
 
 def _coco_file(folder: Path, channels: int) -> Path:
@@ -157,3 +157,23 @@ def test_a_nan_batch_mid_epoch_says_earlier_steps_changed_the_model() -> None:
     with pytest.raises(NonFiniteInputError, match="no step of this epoch ran"):
         pretrain_epoch(model, TensorDataset(first, y[:6]), views, optimizer, 2, batch_size=6,
                        seed=0)  # fmt: skip
+
+
+def test_a_schedule_saved_but_not_rebuilt_on_resume_is_warned(tmp_path: Path) -> None:
+    def parts(with_scheduler: bool) -> TrainingState:
+        torch.manual_seed(0)
+        model = AimCLR(STGCN(hidden_channels=4, hidden_dim=8), feature_dim=8, queue_size=12)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, 1, 0.5) if with_scheduler else None
+        return TrainingState(model, optimizer, scheduler=scheduler, epoch=3)
+
+    parts(True).save(tmp_path / "with.pt")
+    parts(False).save(tmp_path / "without.pt")
+    with pytest.warns(AimCLRWarning, match="has no scheduler: the learning rate stays"):
+        parts(False).load(tmp_path / "with.pt")
+    with pytest.warns(AimCLRWarning, match="StepLR but the saved state holds none"):
+        parts(True).load(tmp_path / "without.pt")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        parts(True).load(tmp_path / "with.pt")
+        parts(False).load(tmp_path / "without.pt")
