@@ -15,6 +15,7 @@ from aimclr import STGCN, AimCLR, AimCLRError
 from aimclr.data import check_class_coverage, check_queue_size, load_npz, open_dataset
 from aimclr.errors import AimCLRWarning, NonFiniteInputError, SmallDataWarning
 from aimclr.graph import COCO_17
+from aimclr.streams import stream_dataset, to_stream
 from aimclr.training import KNNMonitor, PretrainViews, TrainingState, pretrain_epoch
 
 
@@ -177,3 +178,13 @@ def test_a_schedule_saved_but_not_rebuilt_on_resume_is_warned(tmp_path: Path) ->
         warnings.simplefilter("error")
         parts(True).load(tmp_path / "with.pt")
         parts(False).load(tmp_path / "without.pt")
+
+
+def test_streams_name_the_layout_option_and_read_labelled_samples_only() -> None:
+    x = torch.randn(4, 3, 6, 17, 1)
+    with pytest.raises(AimCLRError, match=r"V = 25 joints of layout 'ntu-rgb\+d'.*pass layout="):
+        to_stream(x, "bone")
+    with pytest.raises(AimCLRError, match=r"dataset\[0\] is a tuple of 1 item"):
+        stream_dataset(TensorDataset(x), "bone", "coco-17")
+    triples = stream_dataset(TensorDataset(x, torch.arange(4), torch.arange(4)), "bone", "coco-17")
+    assert torch.equal(triples[1][0], to_stream(x[1], "bone", "coco-17"))
