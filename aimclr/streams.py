@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, Dataset
 from aimclr._checks import check_floating, check_rank, check_tensor, describe
 from aimclr.data.arrays import SkeletonTensorDataset
 from aimclr.errors import AimCLRError
-from aimclr.graph import SkeletonLayout, get_layout
+from aimclr.graph import LAYOUTS, SkeletonLayout, get_layout
 
 __all__ = ["STREAMS", "Stream", "stream_dataset", "to_bone", "to_motion", "to_stream"]
 
@@ -57,7 +57,9 @@ def to_bone(x: torch.Tensor, layout: str | SkeletonLayout = "ntu-rgb+d") -> torc
     if x.shape[-2] != layout.num_joints:
         raise AimCLRError(
             f"x must have layout (N, C, T, V, M) or (C, T, V, M) with V = "
-            f"{layout.num_joints} joints of layout {layout.name!r}, got {describe(x)}"
+            f"{layout.num_joints} joints of layout {layout.name!r}, got {describe(x)}; "
+            f"pass layout= the skeleton of x (built in: {sorted(LAYOUTS)}, or a "
+            f"SkeletonLayout)"
         )
     parents = torch.tensor(layout.parent_index(), device=x.device)
     return x - x.index_select(-2, parents)
@@ -146,8 +148,8 @@ def stream_dataset(
         ``dataset``, labels as a 1-D integer tensor.
 
     Raises:
-        AimCLRError: an unknown stream, an empty data set, or samples
-            :func:`to_stream` rejects.
+        AimCLRError: an unknown stream, an empty data set, samples that are not
+            ``(x, label, ...)``, or samples :func:`to_stream` rejects.
 
     Example:
         >>> from aimclr.data import SyntheticActionDataset
@@ -163,5 +165,14 @@ def stream_dataset(
     loader = DataLoader(dataset, batch_size=batch_size)
     if len(loader) == 0:
         raise AimCLRError("dataset is empty; at least one sample is needed")
-    xs, ys = zip(*((to_stream(x.float(), stream, layout), y) for x, y in loader), strict=True)
+    first = dataset[0]
+    if not isinstance(first, (tuple, list)) or len(first) < 2:
+        items = f" of {len(first)} item(s)" if isinstance(first, (tuple, list)) else ""
+        raise AimCLRError(
+            f"stream_dataset needs samples (x (C, T, V, M), label), but dataset[0] is a "
+            f"{type(first).__name__}{items}"
+        )
+    # further items of a sample (e.g. its index) are not kept
+    xs, ys = zip(*((to_stream(batch[0].float(), stream, layout), batch[1]) for batch in loader),
+                 strict=True)  # fmt: skip
     return SkeletonTensorDataset(torch.cat(xs), torch.cat(ys))

@@ -7,7 +7,8 @@
 * :mod:`aimclr.data.ragged` — variable-length sequences and the ``.npz`` format.
 * :mod:`aimclr.data.splits` — training / test splits of ragged sequences (by style,
   subject or any key, stratified random, index files, one spec string).
-* :mod:`aimclr.data.sizes` — warnings when the queue or kNN's ``k`` outgrow the data.
+* :mod:`aimclr.data.sizes` — warnings when the queue or kNN's ``k`` outgrow the data,
+  or a split leaves a class out of training.
 * :mod:`aimclr.data.synthetic` — the built-in synthetic action set.
 * :mod:`aimclr.data.subsets` — class-balanced label subsets (semi-supervised).
 * :mod:`aimclr.data.prepare` — raw NTU RGB+D / PKU-MMD files to the reference arrays
@@ -27,7 +28,7 @@ from aimclr.data.preprocess import (
     valid_length,
 )
 from aimclr.data.ragged import NonFinitePolicy, RaggedSkeletons, load_npz
-from aimclr.data.sizes import check_knn_k, check_queue_size
+from aimclr.data.sizes import check_class_coverage, check_knn_k, check_queue_size
 from aimclr.data.sources import (
     SHORT_RUN_SYNTHETIC,
     DatasetSplits,
@@ -66,6 +67,7 @@ __all__ = [
     "SyntheticActionDataset",
     "align_yaw",
     "center_on_joint",
+    "check_class_coverage",
     "check_knn_k",
     "check_queue_size",
     "check_split",

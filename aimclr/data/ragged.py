@@ -60,6 +60,23 @@ def _str_tuple(values: object, name: str) -> tuple[str, ...]:
     return tuple(str(v) for v in values)
 
 
+def _check_named_indices(
+    indices: np.ndarray, names: tuple[str, ...], name: str, names_key: str
+) -> None:
+    """Raise unless every index lies in ``[0, len(names))`` (when names are given)."""
+    if not indices.size:
+        return
+    if indices.min() < 0:
+        raise AimCLRError(f"{name} must be >= 0, got minimum {int(indices.min())}")
+    if names and indices.max() >= len(names):
+        bad = np.flatnonzero(indices >= len(names))
+        raise AimCLRError(
+            f"{name} must index the {len(names)} {names_key} (values in [0, {len(names)})), "
+            f"got {int(indices.max())}; sequences {bad[:5].tolist()}"
+            f"{' ...' if bad.size > 5 else ''} ({bad.size} in all) are out of range"
+        )
+
+
 def _nonfinite_report(counts: np.ndarray, lengths: np.ndarray, names: Sequence[str]) -> str:
     bad = np.flatnonzero(counts)
     shown = []
@@ -166,6 +183,9 @@ class RaggedSkeletons:
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, _int_vector(value, name, n))
+        _check_named_indices(labels, self.class_names, "labels", "class_names")
+        if self.styles is not None:
+            _check_named_indices(self.styles, self.style_names, "styles", "style_names")
         object.__setattr__(self, "groups", {
             str(key): _int_vector(value, f"group {key!r}", n)
             for key, value in self.groups.items()
@@ -524,13 +544,16 @@ class RaggedSkeletons:
         empty = np.flatnonzero(self.lengths == 0)
         if empty.size:
             raise AimCLRError(
-                f"sequences {empty.tolist()[:10]} have no frames; remove them before resizing"
+                f"sequences {empty.tolist()[:10]}{' ...' if empty.size > 10 else ''} have no "
+                f"frames ({empty.size} in all; offsets[i] == offsets[i + 1]); "
+                f"leave them out with select() before resizing"
             )
         persons = 1 if self.data.ndim == 3 else self.data.shape[1]
         if persons > num_persons:
             raise AimCLRError(
                 f"data holds M = {persons} persons (layout (F, M, V, C)), more than "
-                f"num_persons = {num_persons}"
+                f"num_persons = {num_persons}: pass num_persons={persons} (--persons "
+                f"{persons} on the command line), or select the persons to keep first"
             )
         nonfinite = self.nonfinite_frames()
         if nonfinite.any():
@@ -704,4 +727,28 @@ def load_npz(
             stacklevel=2,
         )
         skeletons = skeletons.select(np.flatnonzero(counts == 0))
+    _warn_if_not_metres(skeletons.data, source)
     return skeletons
+
+
+# A body is about 0.5-2.5 m across; the views' noise (std 0.01) assumes metres.
+_LARGEST_BODY_METRES = 5.0
+
+
+def _warn_if_not_metres(data: np.ndarray, source: str) -> None:
+    """Warn when the typical pose is far larger than a body in metres."""
+    if not data.size:
+        return
+    frames = data[:: max(1, data.shape[0] // 1000)].astype(np.float32)  # (F', [M,] V, C)
+    frames = frames.reshape(frames.shape[0], -1, *frames.shape[-2:])  # (F', M, V, C)
+    extent = (frames.max(axis=2) - frames.min(axis=2)).max(axis=2)  # (F', M) widest axis
+    extent = extent[np.isfinite(extent) & (extent > 0)]  # absent (all-zero) persons out
+    size = float(np.median(extent)) if extent.size else 0.0
+    if size > _LARGEST_BODY_METRES:
+        warnings.warn(
+            f"{source}: the median pose spans {size:.4g} units, but the format stores metres "
+            f"(a body spans about 0.5-2.5 m): centimetres or millimetres? Divide data by 100 "
+            f"or 1000; the views' Gaussian noise (std 0.01) assumes metres",
+            AimCLRWarning,
+            stacklevel=3,
+        )

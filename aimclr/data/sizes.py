@@ -11,6 +11,9 @@ they never change a setting and never raise for a valid one.
 * :func:`check_knn_k`: ``k`` exceeds the kNN bank (it is clamped to the bank
   size) or its smallest class (that class cannot win a vote it should win).
   :func:`aimclr.eval.knn_scores` calls it on every evaluation.
+* :func:`check_class_coverage`: a split whose test side holds classes that the
+  training side lacks (no classifier trained on it can name them), or whose
+  training side holds a single class.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import torch
 
 from aimclr.errors import AimCLRError, SmallDataWarning
 
-__all__ = ["check_knn_k", "check_queue_size"]
+__all__ = ["check_class_coverage", "check_knn_k", "check_queue_size"]
 
 
 def _positive_int(value: object, name: str) -> int:
@@ -70,7 +73,7 @@ def check_queue_size(queue_size: int, num_samples: int, stacklevel: int = 2) -> 
         return False
     warnings.warn(
         f"the queue holds K = {k} keys but the training set only N = {n} samples: every "
-        f"sample is its own negative about {k / n:.0f} times over (K / N). Choose a queue "
+        f"sample is its own negative about {k / n:.3g} times over (K / N). Choose a queue "
         f"size below {n}",
         SmallDataWarning,
         stacklevel=stacklevel,
@@ -134,6 +137,88 @@ def check_knn_k(
         return False
     warnings.warn(
         f"{message}. Choose k <= {n_min}, the size of the smallest class",
+        SmallDataWarning,
+        stacklevel=stacklevel,
+    )
+    return True
+
+
+def _class_array(labels: torch.Tensor | np.ndarray | Sequence[int], name: str) -> np.ndarray:
+    arr = (labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor)
+           else np.asarray(labels))  # fmt: skip
+    if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
+        raise AimCLRError(
+            f"{name} must be a non-empty 1-D integer array (N,), got shape {arr.shape}, "
+            f"dtype {arr.dtype}"
+        )
+    return arr
+
+
+def check_class_coverage(
+    train_labels: torch.Tensor | np.ndarray | Sequence[int],
+    test_labels: torch.Tensor | np.ndarray | Sequence[int],
+    stacklevel: int = 2,
+) -> bool:
+    """Warn when a split's test side holds classes its training side lacks.
+
+    On a few hundred sequences a split by subject, style or file easily leaves
+    every sequence of a class on the test side. kNN and the linear probe learn
+    from the training side only, so those test sequences are counted wrong
+    whatever the features; and a training side of a single class has nothing to
+    tell apart (every accuracy on such a split reads the share of that class).
+
+    Args:
+        train_labels: ``(N_train,)`` integer classes of the training side.
+        test_labels: ``(N_test,)`` integer classes of the test side.
+        stacklevel: passed to :func:`warnings.warn` (2 points at the caller).
+
+    Returns:
+        ``True`` when it warned.
+
+    Warns:
+        SmallDataWarning: test classes missing from training (with their test
+        counts and the share of the test set they make), or a single training class.
+
+    Raises:
+        AimCLRError: labels not non-empty 1-D integer arrays.
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     check_class_coverage([0, 0, 1, 1], [1, 2, 2])
+        True
+        >>> print(caught[0].message)  # doctest: +ELLIPSIS
+        the test set holds classes the training set lacks: class 2 (2 test sequences), 2 of N_test = 3 (67%)...
+    """  # noqa: E501
+    train = _class_array(train_labels, "train_labels")
+    test = _class_array(test_labels, "test_labels")
+    seen = np.unique(train)
+    classes, counts = np.unique(test, return_counts=True)
+    missing = ~np.isin(classes, seen)
+    messages = []
+    if missing.any():
+        lost = int(counts[missing].sum())
+        listed = ", ".join(
+            f"class {int(c)} ({int(n)} test sequences)"
+            for c, n in zip(classes[missing], counts[missing], strict=True)
+        )
+        messages.append(
+            f"the test set holds classes the training set lacks: {listed}, {lost} of "
+            f"N_test = {test.size} ({lost / test.size:.0%}); no classifier trained on this "
+            f"split can name them, so they count as errors whatever the features"
+        )
+    if seen.size == 1:
+        messages.append(
+            f"the training set holds a single class ({int(seen[0])}, N_train = {train.size}): "
+            f"there is nothing to tell apart, and every accuracy reads that class's share of "
+            f"the test set"
+        )
+    if not messages:
+        return False
+    warnings.warn(
+        "; ".join(messages) + ". Choose a split that keeps every class on the training "
+        "side (e.g. random:FRACTION, which holds out a share of every class)",
         SmallDataWarning,
         stacklevel=stacklevel,
     )

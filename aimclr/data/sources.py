@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+import numpy as np
 from torch.utils.data import Dataset
 
 from aimclr.data.arrays import SkeletonNpyDataset
 from aimclr.data.ragged import NonFinitePolicy, RaggedSkeletons, load_npz
+from aimclr.data.sizes import check_class_coverage
 from aimclr.data.splits import SplitSpec, parse_split, split_by_style
 from aimclr.data.synthetic import (
     SYNTHETIC_CLASSES,
@@ -125,8 +127,9 @@ def open_dataset(
     Raises:
         AimCLRError: an unknown spec, missing files or keys, an ``.npz`` option
             for other data, a ``.npz`` file without a split (the message lists the
-            splits the file offers), a split that leaves a side empty, or a layout
-            that does not fit.
+            splits the file offers), a split that leaves a side empty, a layout
+            that does not fit, or ``.npz`` data with other than 3 coordinates per
+            joint (2-D keypoints: the views need x, y, z).
 
     Example:
         >>> splits = open_dataset("synthetic", num_frames=16, train_samples=24, test_samples=12)
@@ -161,6 +164,14 @@ def open_dataset(
         raise AimCLRError("give either split or test_styles (a 'style:' split), not both")
     chosen = parse_split(split, seed) if isinstance(split, str) else split
     skeletons = load_npz(path, layout=layout, nonfinite=nonfinite)
+    _check_3d(skeletons, path)
+    empty = np.flatnonzero(skeletons.lengths == 0)
+    if empty.size:  # file indices here; after the split they would be the side's
+        raise AimCLRError(
+            f"{path.name}: sequences {empty[:10].tolist()}{' ...' if empty.size > 10 else ''} "
+            f"({empty.size} of {len(skeletons)}) have no frames (offsets[i] == offsets[i + 1]); "
+            f"remove them from the file"
+        )
     if map_to is not None:
         skeletons = skeletons.to_layout(get_layout(map_to))
     if chosen is not None:
@@ -170,14 +181,32 @@ def open_dataset(
     else:
         raise AimCLRError(f"{path.name}: choose how to split it into training and test "
                           f"sequences (no split is assumed): {_split_choices(skeletons)}")
-    held_in, held_out = (skeletons.select(indices).to_dataset(num_frames, num_persons,
-                                                               align=False)
-                         for indices in (train_idx, test_idx))  # fmt: skip
+    check_class_coverage(skeletons.labels[train_idx], skeletons.labels[test_idx],
+                         stacklevel=3)
+    try:
+        held_in, held_out = (skeletons.select(indices).to_dataset(num_frames, num_persons,
+                                                                   align=False)
+                             for indices in (train_idx, test_idx))  # fmt: skip
+    except AimCLRError as err:  # name the file: the message speaks of its sequences
+        raise AimCLRError(f"{path.name}: {err}") from None
     if skeletons.layout is None:  # to_dataset refuses a file without a layout first
         raise AimCLRError(f"{path.name}: the skeleton layout is unknown")
     return DatasetSplits(held_in, held_out, max(len(skeletons.class_names),
                                                 int(skeletons.labels.max(initial=0)) + 1),
                          path.name, skeletons.layout, skeletons.class_names)  # fmt: skip
+
+
+def _check_3d(skeletons: RaggedSkeletons, path: Path) -> None:
+    """Refuse coordinates other than x, y, z, which the pre-training views need."""
+    channels = skeletons.data.shape[-1]
+    if channels != 3:
+        raise AimCLRError(
+            f"{path.name}: data {skeletons.data.shape} holds C = {channels} coordinates per "
+            f"joint, but open_dataset feeds the AimCLR views, whose shear and rotation need "
+            f"3-D joints (C = 3: x, y, z). For 2-D keypoints append a constant depth "
+            f"(np.concatenate([data, np.zeros_like(data[..., :1])], axis=-1)) or lift them to "
+            f"3-D; load_npz itself reads C = {channels} for an encoder and views of your own"
+        )
 
 
 def _split_choices(skeletons: RaggedSkeletons) -> str:

@@ -284,8 +284,9 @@ def pretrain_epoch(
             message = _nonfinite_message(bad, indices, epoch, step)
             if nonfinite == "error":
                 raise NonFiniteInputError(
-                    f"{message}; stopping before the model sees them, so nothing changed. "
-                    "Repair or remove those samples, or skip such batches (nonfinite='skip')"
+                    f"{message}; stopping before the model sees them, so this batch changed "
+                    f"nothing{_steps_done(steps)}. Repair or remove those samples, "
+                    "or skip such batches (nonfinite='skip')"
                 )
             warnings.warn(f"{message}; the batch is skipped", AimCLRWarning, stacklevel=2)
             skipped += 1
@@ -385,6 +386,14 @@ def _nonfinite_on_any_rank(x: torch.Tensor, device: torch.device) -> list[int] |
         torch.distributed.all_reduce(flag)
         return bad if int(flag.item()) else None  # every rank skips or stops together
     return bad or None
+
+
+def _steps_done(steps: int) -> str:
+    """What the earlier optimiser steps of the epoch did, for the message that stops it."""
+    if steps <= 0:
+        return " (no step of this epoch ran: the model is as it was before the epoch)"
+    return (f" ({steps} earlier optimiser step(s) of this epoch did update the model: "
+            f"resume from the last checkpoint to repeat the epoch)")  # fmt: skip
 
 
 def _nonfinite_message(bad: list[int], indices: Any, epoch: int, step: int) -> str:

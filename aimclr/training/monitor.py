@@ -50,7 +50,9 @@ class KNNMonitor:
             data sets too small for the others.
 
     Raises:
-        AimCLRError: ``num_classes`` or a ``k`` below 1, or ``every`` below 0.
+        AimCLRError: ``num_classes``, ``batch_size`` or a ``k`` below 1, ``every``
+            below 0, a temperature that is not positive, or a data set that is
+            empty or whose first sample is not an ``(x, label, ...)`` pair.
 
     Example:
         >>> from aimclr.data import SyntheticActionDataset
@@ -79,6 +81,12 @@ class KNNMonitor:
                                      *((k, "each k in ks", 1) for k in ks)):  # fmt: skip
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise AimCLRError(f"{name} must be an int >= {minimum}, got {value!r}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise AimCLRError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        if not (isinstance(temperature, (int, float)) and 0 < temperature < float("inf")):
+            raise AimCLRError(f"temperature must be a finite number > 0, got {temperature!r}")
+        _check_labelled(train, "train")
+        _check_labelled(test, "test")
         self.train, self.test = train, test
         self.num_classes = num_classes
         self.every = every
@@ -155,6 +163,27 @@ class KNNMonitor:
         return feats.cpu(), labels.cpu()
 
     def _batches(self, dataset: Dataset[Any]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        for x, y in DataLoader(dataset, batch_size=self.batch_size):
-            x = x.float()
+        for batch in DataLoader(dataset, batch_size=self.batch_size):
+            x, y = batch[0].float(), batch[1]  # further items (e.g. indices) are not used
             yield (x if self.transform is None else self.transform(x)), y
+
+
+def _check_labelled(dataset: Dataset[Any], name: str) -> None:
+    """Raise unless ``dataset`` is non-empty and its first sample is ``(x, label, ...)``."""
+    try:
+        size = len(dataset)  # type: ignore[arg-type]
+    except TypeError:
+        raise AimCLRError(
+            f"{name} must be a map-style data set with a length, got {type(dataset).__name__}"
+        ) from None
+    if size == 0:
+        raise AimCLRError(f"{name} is empty: the kNN monitor needs labelled (x, label) samples")
+    sample = dataset[0]
+    if isinstance(sample, (tuple, list)) and len(sample) >= 2:
+        return
+    got = (f"a {type(sample).__name__} of {len(sample)} item(s)"
+           if isinstance(sample, (tuple, list)) else f"a {type(sample).__name__}")  # fmt: skip
+    raise AimCLRError(
+        f"{name} must yield labelled samples (x (C, T, V, M), label), but {name}[0] is {got}: "
+        f"pre-training needs no labels, the kNN monitor does; pass it a labelled data set"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import itertools
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from aimclr.errors import AimCLRError
+from aimclr.errors import AimCLRError, AimCLRWarning
 from aimclr.training.checkpoints import load_checkpoint, save_checkpoint
 from aimclr.training.rng import check_rng_state, get_rng_state, set_rng_state
 
@@ -101,9 +102,15 @@ class TrainingState:
         """Restore what :meth:`state_dict` captured, including the global RNG states.
 
         A saved ``scaler`` or ``scheduler`` is restored where this state has one
-        (a run may switch float16 autocast on or off when it resumes); a state
+        (a run may switch float16 autocast on or off when it resumes); a scheduler
+        saved but not given here, or given but not saved, is warned about (the
+        learning rate would silently leave the schedule); a state
         without ``records`` (written before they were saved) leaves :attr:`records`
         empty; other keys (e.g. a run's options saved with :meth:`save`) are ignored.
+
+        Warns:
+            AimCLRWarning: a scheduler state saved but no ``scheduler`` here, or the
+                reverse.
 
         Raises:
             AimCLRError: a required key is missing, the epoch is not an int >= 0,
@@ -114,6 +121,7 @@ class TrainingState:
                 before the error is raised.
         """
         self._check_loadable(state)
+        self._warn_scheduler_mismatch(state)
         before = self._snapshot()
         try:
             self._restore(state)
@@ -121,6 +129,28 @@ class TrainingState:
             self._restore(before)
             raise AimCLRError(f"the saved state does not load (nothing was changed): "
                               f"{type(error).__name__}: {error}") from error  # fmt: skip
+
+    def _warn_scheduler_mismatch(self, state: Mapping[str, Any]) -> None:
+        """A schedule saved but not rebuilt (or the reverse) silently changes the lr."""
+        if "scheduler" in state and self.scheduler is None:
+            lrs = [group.get("lr") for group in state["optimizer"].get("param_groups", [])]
+            warnings.warn(
+                f"the saved state holds a learning-rate scheduler's state but this "
+                f"TrainingState has no scheduler: the learning rate stays at the saved "
+                f"optimiser's {lrs} "
+                f"instead of following the schedule; build the same scheduler and pass "
+                f"TrainingState(..., scheduler=...)",
+                AimCLRWarning,
+                stacklevel=3,
+            )
+        elif "scheduler" not in state and self.scheduler is not None:
+            warnings.warn(
+                f"this TrainingState has a {type(self.scheduler).__name__} but the saved state "
+                f"holds none: the scheduler is left as built (at its start), while the run "
+                f"resumes after epoch {state['epoch']}",
+                AimCLRWarning,
+                stacklevel=3,
+            )
 
     def _snapshot(self) -> dict[str, Any]:
         """A copy of the current state that loading the saved one cannot change."""
