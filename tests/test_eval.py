@@ -453,3 +453,17 @@ def test_best_epoch_is_the_first_to_reach_the_best_top1() -> None:
     short = linear_evaluation(enc, train, test, epochs=first,
                               generator=torch.Generator().manual_seed(0), **kwargs)
     torch.testing.assert_close(result.best_scores, short.best_scores, rtol=0, atol=0)
+
+
+def test_encoder_classifier_generator_fixes_its_head() -> None:
+    heads = []
+    for global_seed in (0, 1):
+        torch.manual_seed(global_seed)  # must not matter once a generator is given
+        model = EncoderClassifier(MeanEncoder(), 8, 3, generator=torch.Generator().manual_seed(7))
+        heads.append(model.fc)
+    assert torch.equal(heads[0].weight, heads[1].weight)
+    assert torch.equal(heads[0].bias, heads[1].bias)
+    bound = 1 / math.sqrt(8)  # nn.Linear's U(-1/sqrt(D), 1/sqrt(D))
+    assert heads[0].weight.abs().max() <= bound and heads[0].weight.std() > bound / 4
+    with pytest.raises(AimCLRError, match="generator"):
+        EncoderClassifier(MeanEncoder(), 8, 3, generator=7)  # type: ignore[arg-type]

@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
-from aimclr._checks import check_bool, check_int, check_module, describe
+from aimclr._checks import check_bool, check_generator, check_int, check_module, describe
 from aimclr.errors import AimCLRError
+
+
+@torch.no_grad()
+def init_linear_(layer: nn.Linear, generator: torch.Generator) -> None:
+    """Re-draw ``layer``'s weight and bias from ``nn.Linear``'s default distribution.
+
+    ``kaiming_uniform_(a=sqrt(5))`` of the weight and the bias rule both amount to
+    ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``; drawn with ``torch.rand`` because
+    ``nn.init`` takes a generator only from torch 2.2.
+
+    Args:
+        layer: the linear layer ``(out_features, in_features)``, changed in place.
+        generator: the random generator to draw from (on ``layer``'s device).
+    """
+    bound = 1.0 / math.sqrt(layer.in_features)
+    for param in (layer.weight, layer.bias):
+        u = torch.rand(param.shape, generator=generator, device=generator.device)
+        param.copy_((2.0 * u - 1.0) * bound)
 
 
 class EncoderClassifier(nn.Module):
@@ -20,6 +40,9 @@ class EncoderClassifier(nn.Module):
         encoder_eval: keep the encoder in eval mode even in ``train()`` (BatchNorm
             uses its stored statistics, dropout is off), as the reference does for
             both linear evaluation and fine-tuning.
+        generator: draws the classifier's initial weights (``nn.Linear``'s default
+            distribution), so that a seeded evaluation repeats; ``None``: the global
+            random state, as ``nn.Linear`` does.
 
     Shapes:
         ``forward``: ``(N, C, T, V, M)`` -> logits ``(N, K)``.
@@ -32,15 +55,19 @@ class EncoderClassifier(nn.Module):
         num_classes: int,
         freeze_encoder: bool = False,
         encoder_eval: bool = True,
+        generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
         check_module(encoder, "encoder")
+        check_generator(generator)
         check_bool(freeze_encoder, "freeze_encoder")
         check_bool(encoder_eval, "encoder_eval")
         for name, value in (("feature_dim", feature_dim), ("num_classes", num_classes)):
             check_int(value, name)
         self.encoder = encoder
         self.fc = nn.Linear(feature_dim, num_classes)
+        if generator is not None:
+            init_linear_(self.fc, generator)
         self.freeze_encoder = freeze_encoder
         self.encoder_eval = encoder_eval
         if freeze_encoder:

@@ -37,7 +37,7 @@ from aimclr.eval._data import (
     restore_modes,
     training_modes,
 )
-from aimclr.eval.classifiers import EncoderClassifier, LinearProbe
+from aimclr.eval.classifiers import EncoderClassifier, LinearProbe, init_linear_
 from aimclr.eval.features import extract_features
 from aimclr.eval.metrics import topk_accuracy
 
@@ -117,20 +117,6 @@ def _predict(model: nn.Module, data: Dataset[Any], device: torch.device, dtype: 
     finally:
         restore_modes(modes)
     return torch.cat(scores), torch.cat(labels)
-
-
-@torch.no_grad()
-def _init_linear(layer: nn.Linear, generator: torch.Generator) -> None:
-    """``nn.Linear``'s default initialisation, drawn from ``generator``.
-
-    ``kaiming_uniform_(a=sqrt(5))`` of the weight and the bias rule both amount to
-    ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``; drawn with ``torch.rand`` because
-    ``nn.init`` takes a generator only from torch 2.2.
-    """
-    bound = 1.0 / math.sqrt(layer.in_features)
-    for param in (layer.weight, layer.bias):
-        u = torch.rand(param.shape, generator=generator, device=generator.device)
-        param.copy_((2.0 * u - 1.0) * bound)
 
 
 def _fit(
@@ -285,7 +271,7 @@ def linear_evaluation(
         probe = LinearProbe(encoder, feature_dim, num_classes).to(device)
         probe.fc.to(dtype)  # the features come in the encoder's dtype
         if generator is not None:  # before the batch order: both paths draw alike
-            _init_linear(probe.fc, generator)
+            init_linear_(probe.fc, generator)
         model: nn.Module = probe
         if precompute:
             train_feats, train_labels = extract_features(encoder, train, device, batch_size)
