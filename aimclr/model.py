@@ -660,8 +660,17 @@ class AimCLR(nn.Module):
             )
         return x_q, x_e, counts
 
+    def _encoded(self, features: torch.Tensor, call: str) -> torch.Tensor:
+        """``features`` after checking the encoder returned ``(N, D_enc)`` (shape only)."""
+        if features.dim() != 2 or features.shape[1] != self.encoder_dim:
+            raise AimCLRError(
+                f"the encoder's {call} must return pooled features (N, D_enc) with D_enc = "
+                f"{self.encoder_dim} (the width AimCLR was built for), got {describe(features)}"
+            )
+        return features
+
     def _project(self, x: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.head_q(self.encoder_q(x)), dim=1)
+        return F.normalize(self.head_q(self._encoded(self.encoder_q(x), "forward(x)")), dim=1)
 
     def _extreme_queries(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         if self.eadm is None:
@@ -670,7 +679,7 @@ class AimCLR(nn.Module):
         encoder = cast(FeatureMapEncoder, self.encoder_q)  # use_eadm needs one
         persons = x.shape[-1]
         feature_map = encoder.features(x)
-        pooled = encoder.pool(feature_map, persons)
+        pooled = self._encoded(encoder.pool(feature_map, persons), "pool(feature_map, M)")
         dropped = encoder.pool(self.eadm(feature_map, force=True), persons)
         return (
             F.normalize(self.head_q(pooled), dim=1),

@@ -673,3 +673,30 @@ def test_each_member_of_the_contract_adds_its_capability_on_its_own() -> None:
     x_e, x_q, x_k = three_views()
     with pytest.raises(RuntimeError):
         model(x_e[:, :2], x_q[:, :2], x_k[:, :2], epoch=1)
+
+
+class NarrowPool(FeaturePathOnly):
+    """A third-party encoder whose pool returns fewer features than its width says."""
+
+    out_channels = 6
+
+    def pool(self, feature_map: torch.Tensor, num_persons: int) -> torch.Tensor:
+        return super().pool(feature_map, num_persons)[:, :3]
+
+
+class NarrowPoolOnly(NarrowPool):
+    """As NarrowPool, but its forward pools correctly: only the EADM path meets pool."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return FeaturePathOnly.pool(self, self.features(x), x.shape[-1])
+
+
+@pytest.mark.parametrize(("encoder", "call"), [(NarrowPool, r"forward\(x\)"),
+                                               (NarrowPoolOnly, r"pool\(feature_map, M\)")])
+def test_an_encoder_returning_the_wrong_width_is_named(encoder: type[nn.Module],
+                                                       call: str) -> None:
+    model = AimCLR.preset("aimclr", encoder(), feature_dim=4, queue_size=16)
+    views = [torch.randn(2, 3, 8, 25, 1) for _ in range(3)]
+    with pytest.raises(AimCLRError, match=rf"encoder's {call} must return pooled features "
+                                          r"\(N, D_enc\) with D_enc = 6.*got shape \(2, 3\)"):
+        model(*views, epoch=1)
