@@ -81,6 +81,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.save_scores is not None and args.protocol == "knn":
         p.error("--save-scores needs a classifier's logits: use it with --protocol linear, "
                 "finetune or semi, not knn")
+    if args.save_scores is not None and args.save_scores.resolve() == args.checkpoint.resolve():
+        p.error(f"--save-scores {args.save_scores} is the checkpoint: writing the scores "
+                "would replace it; name another file")
     if args.save_scores is not None and args.save_scores.is_dir():
         p.error(f"--save-scores: {str(args.save_scores)!r} is a folder; name the file to "
                 "write, e.g. scores.pt")

@@ -142,3 +142,33 @@ def test_prepare_failing_on_the_file_system_is_one_error_line_and_leaves_nothing
     err = capsys.readouterr().err
     assert err.startswith(f"error: writing under {str(out)!r}: [Errno 28] No space left")
     assert [p for p in out.rglob("*") if p.is_file()] == []  # no partial, no final file
+
+
+def test_prepare_refuses_to_write_no_sample_or_into_the_raw_folder(
+    raw: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ignore = tmp_path / "ignore.txt"
+    ignore.write_text("\n".join(p.stem for p in raw.iterdir()) + "\n")
+    out = tmp_path / "out"
+    assert prepare_main(["ntu60", str(raw), str(out), "--workers", "1", "--quiet",
+                         "--ignore", str(ignore)]) == 2  # fmt: skip
+    assert "error: no sample to write: 6 left out by the ignore list" in capsys.readouterr().err
+    assert [p for p in out.rglob("*") if p.is_file()] == []  # no empty arrays that load
+    before = sorted(p.name for p in raw.iterdir())
+    assert prepare_main(["ntu60", str(raw), str(raw), "--workers", "1", "--quiet"]) == 2
+    assert "is the raw folder" in capsys.readouterr().err
+    assert sorted(p.name for p in raw.iterdir()) == before
+
+
+def test_resuming_a_run_past_epochs_is_refused_and_changes_nothing(
+    examples: dict[str, ModuleType], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    assert examples["pretrain"].main([*TINY, "--epochs", "2", "--workdir", str(run)]) == 0
+    files = {p.name: p.read_bytes() for p in run.iterdir()}
+    capsys.readouterr()
+    assert examples["pretrain"].main([*TINY, "--epochs", "1", "--workdir", str(run),
+                                      "--resume"]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert "is the state after epoch 2, past --epochs 1; pass --epochs 2 or more" in err
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == files

@@ -143,6 +143,8 @@ EVALUATE_CASES = [
      "classifier's logits"),
     (["last.pt", "--save-scores", "a_file/s.pt"], "'a_file' is a file"),
     (["last.pt", "--save-scores", "."], "--save-scores: '.' is a folder; name the file"),
+    (["last.pt", "--save-scores", "./last.pt"], "--save-scores last.pt is the checkpoint: "
+     "writing the scores would replace it"),
     (["last.pt", "--seed", str(2**63)], "--seed: expected an integer in [0, 9223372036854775807]"),
     (["last.pt", "--threads", "5000"], "--threads: expected an integer in [1, 1024]"),
     (["last.pt", "--protocol", "svm"], "--protocol: invalid choice: 'svm'"),

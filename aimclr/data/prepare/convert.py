@@ -604,6 +604,10 @@ def prepare(
         folders = [Path(raw)] if isinstance(raw, (str, os.PathLike)) else [Path(r) for r in raw]
         if not folders:
             raise AimCLRError("raw must name at least one folder")
+        for folder in folders:  # a rerun would read the outputs as malformed raw files
+            if folder.is_dir() and out.exists() and out.resolve() == folder.resolve():
+                raise AimCLRError(f"the output folder {str(out)!r} is the raw folder "
+                                  f"{str(folder)!r}; choose another output folder")  # fmt: skip
         plan = _plan_ntu(dataset, folders, ignored_names, chosen, skip_bad)
     else:
         if isinstance(raw, PkuLayout):
@@ -677,6 +681,11 @@ def _write(plan: _Plan, out: Path, frames: int, full_length: bool, workers: int,
                     for (train, val), training in parts:
                         (train if training else val).append(outcome.sample, outcome.arrays)
         bar.close()
+        if not any(part.names for pair in outputs for part in pair):
+            raise AimCLRError(
+                f"no sample to write: {plan.ignored} left out by the ignore list, "
+                f"{len(summary.skipped)} skipped (malformed or without skeletons) of the "
+                f"{plan.files} raw files; nothing was written")  # fmt: skip
         for benchmark, (train, val) in zip(plan.benchmarks, outputs, strict=True):
             partials += train.close() + val.close()
             summary.samples[benchmark] = {"train": len(train.names), "val": len(val.names)}
