@@ -68,11 +68,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="write the best evaluation's test logits (N_test, K) here, for "
              "aimclr.eval.fuse_scores")
     c.add_data_options(p)
-    add("--seed", type=c.int_at_least(0), default=0,
+    add("--seed", type=c.int_at_least(0, c.MAX_SEED), default=0,
         help="synthetic data, random split and classifier initialisation")
     add("--device", type=c.device_name, default="auto",
         help="'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:INDEX', ...")
-    add("--threads", type=c.int_at_least(1), default=None,
+    add("--threads", type=c.int_at_least(1, c.MAX_THREADS), default=None,
         help="CPU threads (torch.set_num_threads); default: torch's")
     args = p.parse_args(argv)
     c.check_data_options(p, args)
@@ -81,6 +81,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.save_scores is not None and args.protocol == "knn":
         p.error("--save-scores needs a classifier's logits: use it with --protocol linear, "
                 "finetune or semi, not knn")
+    if args.save_scores is not None and args.save_scores.resolve() == args.checkpoint.resolve():
+        p.error(f"--save-scores {args.save_scores} is the checkpoint: writing the scores "
+                "would replace it; name another file")
+    if args.save_scores is not None and args.save_scores.is_dir():
+        p.error(f"--save-scores: {str(args.save_scores)!r} is a folder; name the file to "
+                "write, e.g. scores.pt")
     if args.save_scores is not None:
         try:
             c.check_writable_folder(args.save_scores.parent)

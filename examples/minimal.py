@@ -21,19 +21,26 @@ from aimclr import STGCN, AimCLR
 from aimclr.data import SHORT_RUN_SYNTHETIC, SyntheticActionDataset
 from aimclr.eval import extract_features, knn_accuracy
 from aimclr.training import step_lr
+from aimclr.training.cli import MAX_SEED, int_at_least
 from aimclr.transforms import AimCLRViews
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--epochs", type=int, default=12)
-    p.add_argument("--mining-epoch", type=int, default=6, help="NNM after this epoch")
-    p.add_argument("--train-samples", type=int, default=800)
-    p.add_argument("--test-samples", type=int, default=400)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--queue-size", type=int, default=512)
-    p.add_argument("--seed", type=int, default=0)
-    return p.parse_args(argv)
+    p.add_argument("--epochs", type=int_at_least(1), default=12)
+    p.add_argument("--mining-epoch", type=int_at_least(0), default=6, help="NNM after this epoch")
+    p.add_argument("--train-samples", type=int_at_least(1), default=800)
+    p.add_argument("--test-samples", type=int_at_least(1), default=400)
+    p.add_argument("--batch-size", type=int_at_least(1), default=32)
+    p.add_argument("--queue-size", type=int_at_least(1), default=512)
+    p.add_argument("--seed", type=int_at_least(0, MAX_SEED), default=0)
+    args = p.parse_args(argv)
+    if args.batch_size > args.train_samples:  # drop_last would leave no step at all
+        p.error(f"--batch-size {args.batch_size} exceeds --train-samples {args.train_samples}")
+    if args.queue_size < args.batch_size:
+        p.error(f"--queue-size {args.queue_size} must hold one batch (--batch-size "
+                f"{args.batch_size})")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, float]:

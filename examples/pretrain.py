@@ -96,6 +96,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         notes: list[str] = []
         log.resume(state, runtime.device, check=lambda saved: notes.extend(
             c.check_resumable(saved, args, summary, log.last_path)))  # fmt: skip
+        if state.epoch > args.epochs:  # results.json would report fewer epochs than ran
+            raise AimCLRError(f"{log.last_path} is the state after epoch {state.epoch}, past "
+                              f"--epochs {args.epochs}; pass --epochs {state.epoch} or more")
         log.info("; ".join([f"resumed from {log.last_path} after epoch {state.epoch}",
                             *(f"with {note}" for note in notes)]))  # fmt: skip
     elif log.clear():

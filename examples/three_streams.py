@@ -30,7 +30,7 @@ from typing import Any, cast
 import torch
 from torch.utils.data import DataLoader
 
-from aimclr import AimCLR
+from aimclr import AimCLR, AimCLRError
 from aimclr.cpu import retain_freed_memory
 from aimclr.data import DatasetSplits
 from aimclr.eval import DEFAULT_FUSION_WEIGHTS, fuse_scores, linear_evaluation, topk_accuracy
@@ -58,9 +58,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--linear-epochs", type=c.int_at_least(1), default=100,
                    help="linear probe epochs per stream")
     c.add_run_options(p, workdir="runs/three_streams")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start over in a --workdir that holds a run, removing its files")
     args = p.parse_args(argv)
     c.check_trainer_options(p, args)
     return args
+
+
+def run_files(workdir: Path) -> list[str]:
+    """The files of a run in ``workdir`` (relative names): results.json and each
+    stream's last.pt and scores.pt."""
+    names = ["results.json", *(f"{s}/{f}" for s in STREAMS for f in ("last.pt", "scores.pt"))]
+    return [name for name in names if (workdir / name).is_file()]
 
 
 def stream_list(text: str) -> list[str]:
@@ -101,7 +110,13 @@ def pretrain_stream(args: argparse.Namespace, data: DatasetSplits, stream: str,
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Pre-train and probe every stream, then fuse; returns (and writes) the results."""
     runtime = setup_runtime(args.device, args.amp, args.threads)
+    previous = run_files(Path(args.workdir))
+    if previous and not args.overwrite:
+        raise AimCLRError(f"{args.workdir} holds a run ({', '.join(previous)}); pass "
+                          "--overwrite to start over, or another --workdir")  # fmt: skip
     data = c.open_data(args, args.seed)
+    for name in previous:  # only after the options and the data passed their checks
+        (Path(args.workdir) / name).unlink()
     labels = torch.cat([y for _, y in DataLoader(data.test, batch_size=512)])
     results: dict[str, Any] = {"data": data.name, "preset": args.preset, "epochs": args.epochs,
                                "seed": args.seed, "streams": {}}  # fmt: skip

@@ -52,7 +52,20 @@ from aimclr.training.finite import NonFiniteLossError
 from aimclr.training.runtime import AMP_MODES, resolve_device
 from aimclr.transforms import AimCLRViews
 
+MAX_SEED = 2**63 - 1
+"""The largest ``--seed``: seeds are stored in signed 64-bit integers (torch, numpy)."""
+
+MAX_THREADS = 1024
+"""The largest ``--threads``: far more threads than cores only slows a run down, and
+OpenMP crashes the process (segmentation fault) when asked for tens of thousands."""
+
+FLOAT32_MAX = float(torch.finfo(torch.float32).max)
+"""Numbers the model computes with must fit in float32 (the optimiser's ``lr`` does)."""
+
 __all__ = [
+    "FLOAT32_MAX",
+    "MAX_SEED",
+    "MAX_THREADS",
     "RUN_DEFINING",
     "SCHEDULE_OPTIONS",
     "ArgumentParser",
@@ -69,6 +82,7 @@ __all__ = [
     "check_writable_folder",
     "device_name",
     "extreme_codes",
+    "folder_name",
     "int_at_least",
     "int_list",
     "layout_name",
@@ -116,22 +130,23 @@ class ArgumentParser(argparse.ArgumentParser):
         super().error(message)
 
 
-def int_at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse ``type=`` for integers ``>= minimum``.
+def int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type=`` for integers ``>= minimum`` (and ``<= maximum`` if given).
 
     Example:
         >>> int_at_least(1)("3")
         3
     """
+    expected = (f"an integer >= {minimum}" if maximum is None
+                else f"an integer in [{minimum}, {maximum}]")  # fmt: skip
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected an integer >= {minimum}, got {text!r}") from None  # fmt: skip
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
         return value
 
     return parse
@@ -226,6 +241,14 @@ def device_name(text: str) -> str:
         resolve_device(text)
     except AimCLRError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def folder_name(text: str) -> str:
+    """An argparse ``type=`` for a folder to write in: any path but the empty string
+    (which would silently mean the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a folder name, got {text!r}")
     return text
 
 
@@ -327,7 +350,8 @@ def add_model_options(parser: argparse.ArgumentParser, *, mining_epoch: int = 16
     add("--feature-dim", type=int_at_least(1), default=128, help="projection width")
     add("--dropout", type=number_in(0, 1, low_open=False), default=0.0,
         help="dropout in ST-GCN blocks (reference: 0.5)")
-    add("--temperature", type=number_in(0), default=0.07, help="contrastive temperature")
+    add("--temperature", type=number_in(0, FLOAT32_MAX), default=0.07,
+        help="contrastive temperature")
     add("--queue-size", type=int_at_least(1), default=512,
         help="negatives K (reference: 32768); at least one global batch")
     add("--momentum", type=number_in(0, 1, low_open=False, high_open=False), default=0.99,
@@ -345,7 +369,8 @@ def add_schedule_options(parser: argparse.ArgumentParser, *, epochs: int = 32,
         help="pre-training epochs (reference: 300)")
     add("--batch-size", type=int_at_least(1), default=32,
         help="samples per step per process (reference: 128)")
-    add("--lr", type=number_in(0), default=0.05, help="SGD learning rate (reference: 0.1)")
+    add("--lr", type=number_in(0, FLOAT32_MAX), default=0.05,
+        help="SGD learning rate (reference: 0.1)")
     add("--lr-steps", type=int_list(1), default=list(lr_steps), metavar="EPOCH[,EPOCH...]",
         help="epochs after which lr *= 0.1 (reference: 250)")
 
@@ -353,13 +378,14 @@ def add_schedule_options(parser: argparse.ArgumentParser, *, epochs: int = 32,
 def add_run_options(parser: argparse.ArgumentParser, *, workdir: str) -> None:
     """Add ``--workdir``, ``--seed``, ``--device``, ``--amp``, ``--threads``, ``--quiet``."""
     add = parser.add_argument_group("run").add_argument
-    add("--workdir", default=workdir, help="folder of the run's files")
-    add("--seed", type=int_at_least(0), default=0, help="every random draw derives from it")
+    add("--workdir", type=folder_name, default=workdir, help="folder of the run's files")
+    add("--seed", type=int_at_least(0, MAX_SEED), default=0,
+        help="every random draw derives from it")
     add("--device", type=device_name, default="auto",
         help="'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:INDEX', ...")
     add("--amp", choices=AMP_MODES, default="auto",
         help="autocast precision; 'auto' = bf16 on CUDA, off on CPU")
-    add("--threads", type=int_at_least(1), default=None,
+    add("--threads", type=int_at_least(1, MAX_THREADS), default=None,
         help="CPU threads (torch.set_num_threads); default: torch's")
     add("--quiet", action="store_true", help="no per-epoch progress lines")
 
@@ -569,7 +595,8 @@ def run_command(
     Exit codes: 0 done (or ``--help``); 2 a bad option or input
     (:class:`~aimclr.errors.AimCLRError`, argparse's own errors); 3 training stopped
     at a non-finite loss (:class:`~aimclr.training.finite.NonFiniteLossError`); 1
-    an operating-system error (disk full, permissions); 130 interrupted (Ctrl-C).
+    an operating-system error (disk full, permissions) or memory that cannot be
+    allocated (sizes too large for the machine); 130 interrupted (Ctrl-C).
     Other exceptions are bugs and keep their traceback. While ``run`` runs, the
     library's warnings (:class:`~aimclr.errors.AimCLRWarning`) print as ``warning:``
     lines.
@@ -598,6 +625,12 @@ def run_command(
         error, code = caught, 2
     except OSError as caught:
         error, code = caught, 1
+    except (MemoryError, RuntimeError) as caught:
+        if not _is_out_of_memory(caught):
+            raise
+        error, code = AimCLRError(f"out of memory ({_out_of_memory_summary(caught)}): the "
+                                  "sizes asked for do not fit this machine; choose smaller "
+                                  "ones"), 1  # fmt: skip
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -606,3 +639,20 @@ def run_command(
         if isinstance(error, kind):
             print(hint, file=sys.stderr)
     return code
+
+
+def _is_out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` says that memory could not be allocated (numpy's
+    :class:`MemoryError`, torch's CPU allocator or CUDA out of memory)."""
+    if isinstance(error, (MemoryError, torch.OutOfMemoryError)):
+        return True
+    text = str(error)
+    return isinstance(error, RuntimeError) and ("can't allocate memory" in text
+                                                or "out of memory" in text)  # fmt: skip
+
+
+def _out_of_memory_summary(error: BaseException) -> str:
+    """The useful part of an allocation error: what was asked for, in one line."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    found = re.search(r"(tried to allocate \d+ bytes|allocate [\d.]+ [KMGT]?i?B[^.]*)", text)
+    return found.group(1) if found else text[:200]

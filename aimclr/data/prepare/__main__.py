@@ -34,9 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("dataset", choices=tuple(BENCHMARKS))
-    parser.add_argument("raw", nargs="+", type=Path, metavar="RAW",
+    parser.add_argument("raw", nargs="+", type=_folder, metavar="RAW",
                         help="raw folder(s); NTU-120 may be given as its two download folders")
-    parser.add_argument("out", type=Path, metavar="OUT", help="output folder")
+    parser.add_argument("out", type=_folder, metavar="OUT", help="output folder")
     parser.add_argument("--ignore", type=Path, metavar="FILE",
                         help="sample names to leave out, one per line (e.g. NTU's samples "
                              "with missing skeletons)")
@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command; returns the exit status (0 done, 2 bad input)."""
+    """Run the command; returns the exit status (0 done, 2 bad input, 1 a system error)."""
     args = build_parser().parse_args(argv)
     try:
         raw = _raw_argument(args)
@@ -73,8 +73,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AimCLRError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # disk full, a file too large for the file system, permissions
+        print(f"error: writing under {str(args.out)!r}: {err}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("error: out of memory; lower --workers or --frames", file=sys.stderr)
+        return 1
     print(summary.format())
     return 0
+
+
+def _folder(text: str) -> Path:
+    """An argparse ``type=`` for folder paths: ``""`` would silently mean the current one."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a folder, got {text!r}")
+    return Path(text)
 
 
 def _raw_argument(args: argparse.Namespace) -> list[Path] | Path | PkuLayout:

@@ -596,6 +596,7 @@ def prepare(
         raise AimCLRError(f"workers must be an integer >= 1, got {workers!r}")
     ignored_names = frozenset() if ignore is None else read_ignore_list(ignore)
     out = Path(out)
+    _check_output_folder(out)
 
     if dataset.startswith("ntu"):
         if isinstance(raw, PkuLayout):
@@ -603,6 +604,10 @@ def prepare(
         folders = [Path(raw)] if isinstance(raw, (str, os.PathLike)) else [Path(r) for r in raw]
         if not folders:
             raise AimCLRError("raw must name at least one folder")
+        for folder in folders:  # a rerun would read the outputs as malformed raw files
+            if folder.is_dir() and out.exists() and out.resolve() == folder.resolve():
+                raise AimCLRError(f"the output folder {str(out)!r} is the raw folder "
+                                  f"{str(folder)!r}; choose another output folder")  # fmt: skip
         plan = _plan_ntu(dataset, folders, ignored_names, chosen, skip_bad)
     else:
         if isinstance(raw, PkuLayout):
@@ -629,6 +634,19 @@ def prepare(
     return summary
 
 
+def _check_output_folder(out: Path) -> None:
+    """Refuse ``out`` before any work if a file stands where a folder must be."""
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise AimCLRError(f"output folder {str(out)!r} cannot be created: {str(existing)!r} "
+                          "is a file")  # fmt: skip
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise AimCLRError(f"output folder {str(out)!r} is not writable: {str(existing)!r} "
+                          "refuses new files")  # fmt: skip
+
+
 def _write(plan: _Plan, out: Path, frames: int, full_length: bool, workers: int,
            skip_bad: bool, progress: bool, summary: PrepareSummary, started: float) -> None:
     """Convert the planned jobs and commit the outputs (or discard them on any error)."""
@@ -636,15 +654,17 @@ def _write(plan: _Plan, out: Path, frames: int, full_length: bool, workers: int,
     for folder in (out, *(out / b for b in plan.benchmarks)):
         folder.mkdir(parents=True, exist_ok=True)
     outputs: list[tuple[_PartOutput, _PartOutput]] = []
+    opened: list[_PartOutput] = []  # each as soon as it exists: a later one may fail to open
     partials: list[Path] = []
     try:
         for index, benchmark in enumerate(plan.benchmarks):
             capacity = [sum(job_sample.training[index] == (part == "train")
                             for job in plan.jobs for job_sample in job.samples)
                         for part in _PARTS]
-            outputs.append(tuple(  # type: ignore[arg-type]
-                _PartOutput(out / benchmark, part, capacity[i], frames, full_length)
-                for i, part in enumerate(_PARTS)))
+            for i, part in enumerate(_PARTS):
+                opened.append(_PartOutput(out / benchmark, part, capacity[i], frames,
+                                          full_length))  # fmt: skip
+            outputs.append((opened[-2], opened[-1]))
         total = sum(len(job.samples) for job in plan.jobs)
         bar = ProgressBar(total, summary.dataset, "samples", enabled=progress)
         for outcomes in _run_jobs(plan.jobs, frames, workers):
@@ -661,6 +681,11 @@ def _write(plan: _Plan, out: Path, frames: int, full_length: bool, workers: int,
                     for (train, val), training in parts:
                         (train if training else val).append(outcome.sample, outcome.arrays)
         bar.close()
+        if not any(part.names for pair in outputs for part in pair):
+            raise AimCLRError(
+                f"no sample to write: {plan.ignored} left out by the ignore list, "
+                f"{len(summary.skipped)} skipped (malformed or without skeletons) of the "
+                f"{plan.files} raw files; nothing was written")  # fmt: skip
         for benchmark, (train, val) in zip(plan.benchmarks, outputs, strict=True):
             partials += train.close() + val.close()
             summary.samples[benchmark] = {"train": len(train.names), "val": len(val.names)}
@@ -672,11 +697,14 @@ def _write(plan: _Plan, out: Path, frames: int, full_length: bool, workers: int,
         pickles = [p for p in partials if p.name.endswith(".pkl.partial")]
         commit([p for p in partials if p not in pickles] + pickles + [summary_partial])
     except BaseException:
-        for train, val in outputs:
-            train.discard()
-            val.discard()
+        for output in opened:
+            output.discard()
         for path in partials:
             path.unlink(missing_ok=True)
+        for benchmark in plan.benchmarks:  # also a file whose writer failed while opening
+            for part in _PARTS:
+                for name in output_files(part, frames, full_length):
+                    partial_path(out / benchmark / name).unlink(missing_ok=True)
         partial_path(out / SUMMARY_FILE).unlink(missing_ok=True)
         for folder in created:
             if folder.is_dir() and not any(folder.iterdir()):
