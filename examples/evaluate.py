@@ -154,7 +154,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         outcome = linear_evaluation(encoder, train, test, data.num_classes, **schedule)
         result.update(top1_best=outcome.best_top1, top1_last=outcome.last_top1)
     else:
-        classifier = EncoderClassifier(encoder, encoder_width(encoder), data.num_classes)
+        classifier = EncoderClassifier(encoder, encoder_width(encoder), data.num_classes,
+                                       generator=torch.Generator().manual_seed(args.seed))
         if args.protocol == "finetune":
             outcome = finetune(classifier, train, test, **schedule)
         else:

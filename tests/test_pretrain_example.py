@@ -200,6 +200,21 @@ def test_evaluate_a_library_checkpoint(
         assert 0.0 <= result["top1_last"] <= 1.0
 
 
+def test_evaluate_finetuning_repeats_with_its_seed(pretrain: ModuleType, tmp_path: Path) -> None:
+    # The classifier head is drawn from --seed, not from the global random state.
+    assert pretrain.main([*TINY, "--epochs", "1", "--workdir", str(tmp_path)]) == 0
+    evaluate = load_evaluate()
+    scores = []
+    for global_seed in (0, 1):
+        torch.manual_seed(global_seed)
+        path = tmp_path / f"scores{global_seed}.pt"
+        evaluate.evaluate([str(tmp_path / "last.pt"), "--protocol", "semi", "--eval-epochs",
+                           "2", "--eval-batch-size", "16", "--label-fraction", "0.5",
+                           "--save-scores", str(path), *EVAL_DATA])  # fmt: skip
+        scores.append(torch.load(path))
+    assert torch.equal(scores[0], scores[1])
+
+
 def test_evaluate_a_reference_checkpoint(
     tmp_path: Path, reference_case: dict[str, Any]
 ) -> None:
