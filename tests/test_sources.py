@@ -52,6 +52,22 @@ def test_ntu_spec_opens_both_arrays_and_counts_the_classes(tmp_path: Path) -> No
     assert splits.name == f"NTU arrays in {tmp_path}"
 
 
+def test_ntu_spec_takes_one_array_kind_for_both_parts(tmp_path: Path) -> None:
+    def write(part: str, kind: str, frames: int) -> None:
+        np.save(tmp_path / f"{part}_{kind}.npy", np.ones((2, 3, frames, 25, 2), np.float32))
+        with open(tmp_path / f"{part}_label.pkl", "wb") as file:
+            pickle.dump((["a", "b"], [0, 1]), file)
+
+    write("train", "data", 300)  # the 300-frame arrays of both parts, and
+    write("val", "data", 300)
+    write("val", "position", 50)  # a 50-frame test part without its training part
+    splits = open_dataset(f"ntu:{tmp_path}")
+    assert splits.train[0][0].shape[1] == splits.test[0][0].shape[1] == 300
+    (tmp_path / "train_data.npy").unlink()
+    with pytest.raises(AimCLRError, match=r"has val_position.npy, val_data.npy"):
+        open_dataset(f"ntu:{tmp_path}")
+
+
 def test_npz_spec_splits_by_style_in_world_coordinates(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     sequences = [rng.normal(size=(t, 25, 3)).astype(np.float32) for t in (9, 14, 20, 11)]
@@ -73,7 +89,7 @@ def test_npz_spec_splits_by_style_in_world_coordinates(tmp_path: Path) -> None:
     ("spec", "message"),
     [
         ("data.csv", "spec must be 'synthetic', 'ntu:DIR' or a .npz file, got 'data.csv'"),
-        ("ntu:nowhere", "no train_position.npy or train_data.npy in nowhere"),
+        ("ntu:nowhere", "an ntu: folder needs train_position.npy.*nowhere has none of them"),
         ("missing.npz", "missing.npz"),
     ],
 )

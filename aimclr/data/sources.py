@@ -153,7 +153,7 @@ def open_dataset(
                              class_names=SYNTHETIC_CLASSES)  # fmt: skip
     if text.startswith("ntu:"):
         folder = Path(text[4:])
-        train_set, test_set = _ntu_split(folder, "train"), _ntu_split(folder, "val")
+        train_set, test_set = _ntu_splits(folder)
         labels = [int(y) for dataset in (train_set, test_set) for y in dataset.labels]
         return DatasetSplits(train_set, test_set, max(labels) + 1 if labels else 1,
                              f"NTU arrays in {folder}")  # fmt: skip
@@ -290,8 +290,25 @@ def _synthetic_value(name: str, value: str, option: str) -> Any:
     return number
 
 
-def _ntu_split(folder: Path, part: str) -> SkeletonNpyDataset:
-    for name in (f"{part}_position.npy", f"{part}_data.npy"):
-        if (folder / name).exists():
-            return SkeletonNpyDataset(folder / name, folder / f"{part}_label.pkl")
-    raise AimCLRError(f"no {part}_position.npy or {part}_data.npy in {folder}")
+def _ntu_splits(folder: Path) -> tuple[SkeletonNpyDataset, SkeletonNpyDataset]:
+    """The training and test parts of an ``ntu:`` folder, both of one array kind.
+
+    The 50-frame ``*_position.npy`` arrays are preferred, the 300-frame ``*_data.npy``
+    ones used where a folder has only those; a folder with one kind for training and
+    the other for testing is refused (their frame counts differ).
+    """
+    def path(part: str, kind: str) -> Path:
+        return folder / f"{part}_{kind}.npy"
+
+    for kind in ("position", "data"):
+        if path("train", kind).exists() and path("val", kind).exists():
+            return (SkeletonNpyDataset(path("train", kind), folder / "train_label.pkl"),
+                    SkeletonNpyDataset(path("val", kind), folder / "val_label.pkl"))
+    present = [p.name for kind in ("position", "data") for part in ("train", "val")
+               if (p := path(part, kind)).exists()]  # fmt: skip
+    raise AimCLRError(
+        f"an ntu: folder needs train_position.npy and val_position.npy (50 frames) or "
+        f"train_data.npy and val_data.npy (300 frames); {folder} has "
+        f"{', '.join(present) if present else 'none of them'} (prepare it with "
+        "python -m aimclr.data.prepare)"
+    )
