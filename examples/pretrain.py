@@ -26,10 +26,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence, Sized
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
@@ -83,9 +83,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f"{args.workdir} holds a run ({', '.join(p.name for p in log.run_files())}); pass "
             "--resume to continue it, --overwrite to start over, or another --workdir")
     data = c.open_data(args, args.seed)
-    summary: dict[str, Any] = {"name": data.name, "train": len(cast(Sized, data.train)),
-               "test": len(cast(Sized, data.test)), "classes": data.num_classes,
-               "layout": data.layout.name}  # fmt: skip
+    summary = data.summary()
     log = RunLog(args.workdir, runtime.is_main, args.quiet)
     seed_everything(args.seed)
     core = c.build_model(args, data.layout).to(runtime.device)

@@ -23,16 +23,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence, Sized
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
 
 from aimclr import AimCLR, AimCLRError
 from aimclr.cpu import retain_freed_memory
-from aimclr.data import DatasetSplits
+from aimclr.data import DatasetSplits, check_queue_size
 from aimclr.eval import DEFAULT_FUSION_WEIGHTS, fuse_scores, linear_evaluation, topk_accuracy
 from aimclr.streams import STREAMS, stream_dataset
 from aimclr.training import (
@@ -99,11 +99,8 @@ def pretrain_stream(args: argparse.Namespace, data: DatasetSplits, stream: str,
         if not args.quiet:
             terms = "  ".join(f"{k} {v:.3f}" for k, v in metrics.losses.items())
             print(f"{stream:>6} epoch {epoch:>3}/{args.epochs}  {terms}", flush=True)
-    summary = {"name": data.name, "train": len(cast(Sized, data.train)),
-               "test": len(cast(Sized, data.test)), "classes": data.num_classes,
-               "layout": data.layout.name}  # fmt: skip
     state.save(Path(args.workdir) / stream / "last.pt", args={**vars(args), "stream": stream},
-               data=summary)  # fmt: skip
+               data=data.summary())  # fmt: skip
     return model
 
 
@@ -117,6 +114,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     data = c.open_data(args, args.seed)
     for name in previous:  # only after the options and the data passed their checks
         (Path(args.workdir) / name).unlink()
+    check_queue_size(args.queue_size, data.summary()["train"], stacklevel=1)
+    if not args.quiet:
+        print(f"{', '.join(args.streams)} streams of {args.preset} on {data!r}; writing to "
+              f"{Path(args.workdir).resolve()}", flush=True)
     labels = torch.cat([y for _, y in DataLoader(data.test, batch_size=512)])
     results: dict[str, Any] = {"data": data.name, "preset": args.preset, "epochs": args.epochs,
                                "seed": args.seed, "streams": {}}  # fmt: skip

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from aimclr.data import open_dataset
+from aimclr.errors import SmallDataWarning
 from aimclr.eval import fuse_scores
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -83,3 +84,15 @@ def test_three_streams_trains_each_stream_as_pretrain_does_and_fuses(
         assert results["streams"][s]["linear_best"] == pytest.approx(best)
         assert f"  {s:<28}{100 * best:>6.1f}% (best)" in printed
     assert f"  {'fused (0.6 / 0.6 / 0.4)':<28}{100 * results['fused']:>6.1f}%" in printed
+
+
+def test_three_streams_warns_of_a_small_training_set_and_says_where_it_writes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    options = [option for option in TINY if option != "--quiet"]
+    options[options.index("--queue-size") + 1] = "64"  # twice the 32 training samples
+    with pytest.warns(SmallDataWarning, match=r"K = 64 keys but the training set only N = 32"):
+        load("three_streams").run(load("three_streams").parse_args(
+            [*options, "--streams", "joint", "--linear-epochs", "1",
+             "--workdir", str(tmp_path)]))  # fmt: skip
+    assert f"writing to {tmp_path.resolve()}" in capsys.readouterr().out

@@ -62,6 +62,15 @@ class DatasetSplits:
     layout: SkeletonLayout = NTU_RGBD
     class_names: tuple[str, ...] = ()
 
+    def summary(self) -> dict[str, Any]:
+        """What a checkpoint records of its data: name, sizes, classes and layout.
+
+        A trainer compares it on ``--resume`` (the data must not change within a run).
+        """
+        return {"name": self.name, "train": len(cast(Sized, self.train)),
+                "test": len(cast(Sized, self.test)), "classes": self.num_classes,
+                "layout": self.layout.name}  # fmt: skip
+
     def __repr__(self) -> str:
         sizes = f"{len(cast(Sized, self.train))} train / {len(cast(Sized, self.test))} test"
         return (f"DatasetSplits({self.name!r}, {sizes}, {self.num_classes} classes, "
