@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import ast
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 import torch
+from script_loading import load_example
 
 from aimclr.data import open_dataset
 from aimclr.errors import SmallDataWarning
@@ -19,13 +18,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"aimclr_example_{name}",
-                                                  EXAMPLES / f"{name}.py")  # fmt: skip
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_example(name, "aimclr_example")
 
 
 @pytest.mark.parametrize("name", ["pretrain", "evaluate", "minimal", "three_streams"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import json
 import os
 import pickle
@@ -23,6 +22,7 @@ from typing import Any
 
 import pytest
 import torch
+from script_loading import load_example
 from torch import nn
 
 import aimclr.training.checkpoints as checkpoints
@@ -42,13 +42,7 @@ TINY = [
 
 
 def load_pretrain() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("aimclr_faults_pretrain",
-                                                  ROOT / "examples" / "pretrain.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_example("pretrain", "aimclr_faults")
 
 
 @pytest.fixture(scope="module")

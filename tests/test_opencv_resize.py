@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from fractions import Fraction
@@ -11,6 +10,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+from script_loading import load_script
 
 from aimclr.data import align_yaw, center_on_joint, preprocess_sample, resize_sequence
 from aimclr.data._opencv_resize import fused_multiply_add_float32
@@ -99,12 +99,7 @@ def test_reference_resize_matches_loop(length: int, frames: int) -> None:
 
 
 def _fixture_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "opencv_resize_fixture", ROOT / "benchmarks" / "opencv_resize_fixture.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "benchmarks" / "opencv_resize_fixture.py", "opencv_resize_fixture")
 
 
 def test_reference_resize_matches_recorded_opencv() -> None:

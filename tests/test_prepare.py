@@ -5,7 +5,6 @@ Raw files are written here in the published layouts (no real data).
 
 from __future__ import annotations
 
-import importlib.util
 import multiprocessing
 import os
 import pickle
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from script_loading import load_example
 
 import aimclr.data.prepare.convert as convert
 from aimclr.data import SkeletonNpyDataset, preprocess_sample, resize_sequence, valid_length
@@ -436,12 +436,7 @@ def test_prepared_folder_trains_with_the_example(tmp_path: Path) -> None:
                                tmp_path / "out" / "xsub" / "train_label.pkl")
     x, label = train[0]
     assert tuple(x.shape) == (3, 16, 25, 2) and 0 <= label < 60
-    spec = importlib.util.spec_from_file_location("aimclr_example_pretrain_prepare",
-                                                  ROOT / "examples" / "pretrain.py")
-    assert spec is not None and spec.loader is not None
-    pretrain = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = pretrain
-    spec.loader.exec_module(pretrain)
+    pretrain = load_example("pretrain", "aimclr_prepare")
     assert pretrain.main([
         "--data", f"ntu:{tmp_path / 'out' / 'xsub'}", "--epochs", "1", "--batch-size", "4",
         "--hidden-channels", "2", "--hidden-dim", "8", "--feature-dim", "8",

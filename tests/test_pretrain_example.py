@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -13,6 +12,7 @@ from typing import Any
 
 import pytest
 import torch
+from script_loading import load_example
 
 import aimclr.model
 from aimclr.data import open_dataset
@@ -29,18 +29,13 @@ TINY = [
 ]  # fmt: skip
 
 
-def load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("aimclr_example_pretrain", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being built
-    spec.loader.exec_module(module)
-    return module
+def load_pretrain() -> ModuleType:
+    return load_example("pretrain", "aimclr_example")
 
 
 @pytest.fixture(scope="module")
 def pretrain() -> ModuleType:
-    return load_script()
+    return load_pretrain()
 
 
 def final_state(workdir: Path) -> dict[str, Any]:
@@ -160,13 +155,7 @@ def test_two_process_torchrun_smoke(tmp_path: Path) -> None:
 
 def load_evaluate() -> ModuleType:
     # No sys.path change: evaluate.py imports nothing from examples/.
-    spec = importlib.util.spec_from_file_location("aimclr_example_evaluate",
-                                                  SCRIPT.parent / "evaluate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_example("evaluate", "aimclr_example")
 
 
 EVAL_DATA = ["--train-samples", "48", "--test-samples", "24", "--frames", "16", "--threads", "1"]

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
 import torch
+from script_loading import load_example
 
 from aimclr.training import cli
 
@@ -22,12 +21,7 @@ TINY = [
 
 
 def load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"aimclr_cli_{name}", EXAMPLES / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_example(name, "aimclr_cli")
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import warnings
 from pathlib import Path
 from types import ModuleType
@@ -13,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from script_loading import load_example
 
 import aimclr.viz.canvas
 from aimclr import STGCN, AimCLRWarning, SmallDataWarning
@@ -36,13 +35,7 @@ TINY = [
 
 
 def load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"aimclr_data_{name}",
-                                                  ROOT / "examples" / f"{name}.py")  # fmt: skip
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_example(name, "aimclr_data")
 
 
 @pytest.fixture(scope="module")
