@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
+from aimclr._autocast import autocast_dtype
 from aimclr.errors import AimCLRError, NonFiniteInputError
 
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -65,6 +66,23 @@ def check_same_device(tensors: Mapping[str, torch.Tensor]) -> None:
         raise AimCLRError(
             f"{' and '.join(tensors)} must be on one device, got {described}; move them "
             "with .to(device)"
+        )
+
+
+def check_matches_weight(x: torch.Tensor, weight: torch.Tensor, what: str, owner: str) -> None:
+    """Raise unless ``x`` is on ``weight``'s device and, outside autocast, of its dtype.
+
+    Args:
+        x: the input.
+        weight: a parameter of the module that takes ``x``.
+        what: ``x`` with its layout for the message, e.g. ``"x (N, D)"``.
+        owner: the module, e.g. ``"head"``.
+    """
+    mixed = autocast_dtype(x.device.type) is not None  # autocast casts per op
+    if x.device != weight.device or (x.dtype != weight.dtype and not mixed):
+        raise AimCLRError(
+            f"{what} must be on the {owner}'s device {weight.device} and (outside "
+            f"autocast) of its dtype {weight.dtype}, got {describe(x)} on {x.device}"
         )
 
 

@@ -110,13 +110,7 @@ def check_knn_k(
             integer array.
     """
     k = _positive_int(k, "k")
-    arr = (labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor)
-           else np.asarray(labels))  # fmt: skip
-    if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
-        raise AimCLRError(
-            f"labels must be a non-empty 1-D integer array (N,), got shape {arr.shape}, "
-            f"dtype {arr.dtype}"
-        )
+    arr = _class_array(labels, "labels")
     n = int(arr.size)
     classes, counts = np.unique(arr, return_counts=True)
     smallest = int(np.argmin(counts))

@@ -9,8 +9,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from aimclr._autocast import autocast_dtype
-from aimclr._checks import check_floating, check_int, check_rank, check_tensor, describe
+from aimclr._checks import (
+    check_floating,
+    check_int,
+    check_matches_weight,
+    check_rank,
+    check_tensor,
+    describe,
+)
 from aimclr.errors import AimCLRError
 
 __all__ = ["ProjectionHead"]
@@ -66,12 +72,6 @@ class ProjectionHead(nn.Module):
             raise AimCLRError(
                 f"x must have layout (N, D) with D = {self.in_dim}, got {describe(x)}"
             )
-        weight = self.fc1.weight
-        mixed = autocast_dtype(x.device.type) is not None  # autocast casts per op
-        if x.device != weight.device or (x.dtype != weight.dtype and not mixed):
-            raise AimCLRError(
-                f"x (N, D) must be on the head's device {weight.device} and (outside "
-                f"autocast) of its dtype {weight.dtype}, got {describe(x)} on {x.device}"
-            )
+        check_matches_weight(x, self.fc1.weight, "x (N, D)", "head")
         y: torch.Tensor = self.fc2(self.relu(self.fc1(x)))
         return y

@@ -27,6 +27,7 @@ from aimclr._autocast import autocast_dtype
 from aimclr._checks import (
     check_floating,
     check_generator,
+    check_matches_weight,
     check_module,
     check_probability,
     check_rank,
@@ -483,13 +484,7 @@ class STGCN(nn.Module):
                 f"{expected}, N >= 1, M >= 1 and T >= {total_stride} frames (the total "
                 f"temporal stride), got {describe(x)}"
             )
-        weight = self.data_bn.weight
-        mixed = autocast_dtype(x.device.type) is not None  # autocast casts per op
-        if x.device != weight.device or (x.dtype != weight.dtype and not mixed):
-            raise AimCLRError(
-                f"x {_LAYOUT} must be on the encoder's device {weight.device} and (outside "
-                f"autocast) of its dtype {weight.dtype}, got {describe(x)} on {x.device}"
-            )
+        check_matches_weight(x, self.data_bn.weight, f"x {_LAYOUT}", "encoder")
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Unpooled final feature map, persons folded into the batch.
