@@ -61,15 +61,17 @@ RescaleMode = Literal["batch", "sample"]
 _LAYOUT = "(N, C, T, V)"
 
 
-def _check_map(x: torch.Tensor) -> None:
-    check_tensor(x, "x")
-    check_rank(x, "x", (_LAYOUT,))
-    check_floating(x, "x")
-    if x.shape[2] * x.shape[3] < 2:
+def _check_map(x: object, name: str = "x") -> torch.Tensor:
+    """Raise unless ``x`` is a floating ``(N, C, T, V)`` tensor with ``T·V >= 2``."""
+    tensor = check_tensor(x, name)
+    check_rank(tensor, name, (_LAYOUT,))
+    check_floating(tensor, name)
+    if tensor.shape[2] * tensor.shape[3] < 2:
         raise AimCLRError(
-            f"x must have layout {_LAYOUT} with T·V >= 2 (the variance over (T, V) divides "
-            f"by T·V - 1), got {describe(x)}"
+            f"{name} must have layout {_LAYOUT} with T·V >= 2 (the variance over (T, V) "
+            f"divides by T·V - 1), got {describe(tensor)}"
         )
+    return tensor
 
 
 def _check_options(threshold: float, lam: float, temporal: str, rescale: str) -> None:
@@ -332,12 +334,25 @@ def drop_fractions(x: torch.Tensor, threshold: float = 0.7, lam: float = 1e-4) -
     check_probability(threshold, "threshold")
     check_positive(lam, "lam")
     att = _simam(x.detach(), lam)
-    joints = att.mean(dim=(1, 2)) >= threshold  # (N, V)
-    elements = att >= threshold  # (N, C, T, V)
-    frames = att.mean(dim=(1, 3)) >= threshold  # (N, T)
+    joints, elements, frames = _dropped(att, threshold)
     zeroed = elements | joints[:, None, None, :]
     values = torch.stack([m.float().mean() for m in (joints, elements, frames, zeroed)])
     return dict(zip(("joints", "elements", "frames", "zeroed"), values.tolist(), strict=True))
+
+
+def _dropped(
+    att: torch.Tensor, threshold: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """EADM's drop rule on attention ``att`` ``(N, C, T, V)``: what ``>= threshold`` drops.
+
+    Returns:
+        Boolean ``(N, V)`` joints (mean over ``(C, T)``), ``(N, C, T, V)`` elements and
+        ``(N, T)`` frames (mean over ``(C, V)``).
+    """
+    joints = att.mean(dim=(1, 2)) >= threshold
+    elements = att >= threshold
+    frames = att.mean(dim=(1, 3)) >= threshold
+    return joints, elements, frames
 
 
 class _ApplySubmodule:

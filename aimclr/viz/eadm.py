@@ -13,16 +13,13 @@ import torch
 
 from aimclr._checks import (
     check_finite,
-    check_floating,
     check_positive,
     check_probability,
-    check_rank,
-    check_tensor,
     describe,
 )
 from aimclr.errors import AimCLRError
 from aimclr.graph import SkeletonLayout, get_layout
-from aimclr.nn.eadm import TemporalMode, simam_attention
+from aimclr.nn.eadm import TemporalMode, _check_map, _dropped, simam_attention
 from aimclr.viz import canvas
 from aimclr.viz.skeleton import (
     Up,
@@ -62,17 +59,6 @@ class DropMasks:
     dropped: torch.Tensor
 
 
-def _check_feature_map(x: object, name: str) -> torch.Tensor:
-    """Raise unless ``x`` is a floating ``(N, C, T, V)`` tensor with ``T·V >= 2``."""
-    tensor = check_tensor(x, name)
-    check_rank(tensor, name, ("(N, C, T, V)",))
-    check_floating(tensor, name)
-    if tensor.shape[2] * tensor.shape[3] < 2:
-        raise AimCLRError(f"{name} must have layout (N, C, T, V) with T·V >= 2, got "
-                          f"{describe(tensor)}")
-    return tensor
-
-
 def eadm_masks(
     x: torch.Tensor, threshold: float = 0.7, lam: float = 1e-4, temporal: TemporalMode = "element"
 ) -> DropMasks:
@@ -102,7 +88,7 @@ def eadm_masks(
         >>> masks.joints.tolist(), masks.dropped[0, 0].nonzero().tolist()  # (t, v) dropped
         ([[False, False, False]], [[1, 2]])
     """
-    _check_feature_map(x, "x")
+    _check_map(x)
     check_probability(threshold, "threshold")
     check_positive(lam, "lam")
     if temporal not in ("element", "frame"):
@@ -110,12 +96,12 @@ def eadm_masks(
     check_finite({"x (N, C, T, V)": x})  # NaN attention would draw as an arbitrary mask
     with torch.no_grad():
         att = simam_attention(x.detach().float() if x.dtype in _HALF else x.detach(), lam)
-        joints = att.mean(dim=(1, 2)) >= threshold  # (N, V)
+        joints, elements, frames = _dropped(att, threshold)
         if temporal == "element":
-            dropped_t = att >= threshold  # (N, C, T, V)
+            dropped_t = elements
             dropped = dropped_t | joints[:, None, None, :]
         else:
-            dropped_t = att.mean(dim=(1, 3)) >= threshold  # (N, T)
+            dropped_t = frames
             dropped = (dropped_t[:, None, :, None] | joints[:, None, None, :]).expand_as(att)
     return DropMasks(att, joints, dropped_t, dropped.clone())
 
@@ -168,7 +154,7 @@ def plot_eadm(
         AimCLRError: bad feature map, ``sample`` out of range, ``pose`` without
             ``layout`` or with another ``V``, or matplotlib is missing.
     """
-    _check_feature_map(feature_map, "feature_map")
+    _check_map(feature_map, "feature_map")
     n, _, t_len, v_len = feature_map.shape
     if not 0 <= sample < n:
         raise AimCLRError(f"sample must lie in [0, N = {n}) of feature_map, got {sample}")
