@@ -82,18 +82,21 @@ def _einsum_graph_conv(gcn: GraphConv, x: torch.Tensor, adj: torch.Tensor) -> to
 
 @pytest.mark.parametrize("memory_format", ["contiguous", "channels_last"])
 @pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("widths", [(8, 7), (8, 17)])
 def test_graph_conv_paths_match_the_reference_in_value_and_gradient(
-    memory_format: str, bias: bool
+    memory_format: str, bias: bool, widths: tuple[int, int]
 ) -> None:
-    # The CPU paths (batched GEMMs for contiguous input, row GEMMs for channels-last) have
+    # The CPU paths (batched GEMMs for contiguous input, in the partition-outermost layout
+    # up to 2x widening and the stacked one beyond; row GEMMs for channels-last) have
     # hand-written backward passes: every gradient against autograd through the einsum.
     torch.manual_seed(0)
-    gcn = GraphConv(8, 7, 3).double()  # 8 input channels: the fewest the row path takes
+    c_in, c_out = widths  # 8 input channels: the fewest the row path takes
+    gcn = GraphConv(c_in, c_out, 3).double()
     if not bias:
         gcn.conv.bias = None
-    x = torch.randn(2, 8, 4, 25, dtype=torch.float64)
+    x = torch.randn(2, c_in, 4, 25, dtype=torch.float64)
     importance = torch.rand(3, 25, 25, dtype=torch.float64, requires_grad=True)
-    grad_out = torch.randn(2, 7, 4, 25, dtype=torch.float64)
+    grad_out = torch.randn(2, c_out, 4, 25, dtype=torch.float64)
     grads = []
     for path in ("reference", memory_format):
         layout = torch.channels_last if path == "channels_last" else torch.contiguous_format

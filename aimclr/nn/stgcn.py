@@ -196,11 +196,14 @@ def _dropout_noise(x: torch.Tensor, p: float) -> torch.Tensor:
     words = torch.empty((n * width + 7) // 8, dtype=torch.int64, device=x.device)
     words.random_(-(2**63), None)  # full 64-bit range: every byte uniform
     if exact_byte:
-        keep = words.view(torch.uint8)[:n].ge(int(p * 256))
+        draws, threshold = words.view(torch.uint8)[:n], int(p * 256)
     else:  # int32 is signed: shift the threshold by -2³¹ (and keep it in range)
-        keep = words.view(torch.int32)[:n].ge(min(round(p * 2**32), 2**32 - 1) - 2**31)
+        draws, threshold = words.view(torch.int32)[:n], min(round(p * 2**32), 2**32 - 1) - 2**31
+    # The comparison writes the 0/1 keep mask straight in x's dtype (no bool tensor).
+    keep = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+    torch.ge(draws.view(x.shape), threshold, out=keep)
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
-    return keep.view(x.shape).to(x.dtype).mul_(scale)
+    return keep.mul_(scale)
 
 
 class TemporalConv(nn.Module):
