@@ -405,7 +405,10 @@ class _BatchNormTrain(torch.autograd.Function):
         planes = x.view(x.shape[0], x.shape[1], -1)
         # Mean over each plane, then over the batch: two short, vectorised reductions.
         mean = planes.mean(dim=2).mean(dim=0)
-        var = (planes - mean[:, None]).square_().mean(dim=2).mean(dim=0)  # two-pass: exact
+        # Two-pass variance (exact up to rounding); the vector norm reduces the centred
+        # map in one vectorised pass, where square_() then mean() would take two.
+        centred_norm = torch.linalg.vector_norm(planes - mean[:, None], dim=2)
+        var = centred_norm.square_().mean(dim=0).div_(planes.shape[2])
         out = torch.ops.aten.native_batch_norm(x, weight, bias, mean, var, False, 0.0, eps)[0]
         invstd = (var + eps).rsqrt_()
         ctx.save_for_backward(x, weight, mean, invstd)
