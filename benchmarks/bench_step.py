@@ -46,6 +46,8 @@ from typing import Any
 
 import torch
 
+import aimclr
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
@@ -192,7 +194,8 @@ def _worker(spec: str, official: str | None, warmup: int) -> None:
     for _ in range(max(warmup - 3, 0)):
         step()
     allocator = "retained" if retained else "glibc default"
-    info = {"gflop": flops / 1e9, "peak_rss_mib": peak_mib, "allocator": allocator}
+    info = {"gflop": flops / 1e9, "peak_rss_mib": peak_mib, "allocator": allocator,
+            "aimclr": str(Path(aimclr.__file__).resolve().parent)}  # fmt: skip
     print(json.dumps(info), flush=True)
     for _ in sys.stdin:
         start = clock()
@@ -201,17 +204,30 @@ def _worker(spec: str, official: str | None, warmup: int) -> None:
 
 
 class Worker:
-    """A subprocess running :func:`_worker` for one case."""
+    """A subprocess running :func:`_worker` for one case.
 
-    def __init__(self, case: Case, official: str | None, warmup: int, cpu_time: bool) -> None:
-        args = [sys.executable, __file__, "--worker", json.dumps(asdict(case)),
+    ``checkout``: run the case with the ``aimclr`` and ``bench_step.py`` of another
+    checkout of the project (A/B timing of two versions, see ``ab_step.py``).
+    """
+
+    def __init__(
+        self,
+        case: Case,
+        official: str | None,
+        warmup: int,
+        cpu_time: bool,
+        checkout: Path | None = None,
+    ) -> None:
+        script = __file__ if checkout is None else str(checkout / "benchmarks" / "bench_step.py")
+        args = [sys.executable, script, "--worker", json.dumps(asdict(case)),
                 "--threads", str(torch.get_num_threads()), "--warmup", str(warmup)]  # fmt: skip
         if official is not None:
             args += ["--official", official]
         if cpu_time:
             args.append("--cpu-time")
+        env = None if checkout is None else {**os.environ, "PYTHONPATH": str(checkout)}
         self.process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        text=True)  # fmt: skip
+                                        text=True, env=env)  # fmt: skip
         self.info: dict[str, Any] = json.loads(self._line())
 
     def _line(self) -> str:
