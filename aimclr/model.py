@@ -20,6 +20,7 @@ Papers:
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast
@@ -473,16 +474,22 @@ class AimCLR(nn.Module):
         queue and EADM stay eager. ``mode="reduce-overhead"`` replays it as CUDA
         graphs, which pays off while a GPU step is bound by kernel launches (batches up
         to about 128 of the reference configuration). Weights, ``state_dict`` and
-        checkpoints do not change. Compilation happens at the first call; do this
-        after loading a checkpoint and before wrapping the model in
-        ``DistributedDataParallel``.
+        checkpoints do not change (a checkpoint loads into the same modules before or
+        after this call). Compilation happens at the first call; do this before
+        wrapping the model in ``DistributedDataParallel``.
+
+        On a CPU the eager encoder is the faster one: its hand-written GEMM layers and
+        oneDNN convolutions ran a training-mode forward + backward 1.7x faster than the
+        compiled encoder (2 threads, batch 32, ``benchmarks/results.md``), so a model on
+        the CPU gets a :class:`UserWarning`.
 
         Args:
             **options: passed to :func:`torch.compile`, e.g. ``mode="reduce-overhead"``.
 
         Raises:
             AimCLRError: the encoder is not a :class:`~aimclr.nn.encoder.FeatureMapEncoder`
-                (it has no ``features``/``pool`` split to compile).
+                (it has no ``features``/``pool`` split to compile), or
+                ``mode="reduce-overhead"`` (CUDA graphs) for a model not on a CUDA device.
         """
         for encoder in (self.encoder_q, self.encoder_k):
             if not isinstance(encoder, FeatureMapEncoder):
@@ -491,6 +498,22 @@ class AimCLR(nn.Module):
                     f"aimclr.nn.FeatureMapEncoder (e.g. aimclr.nn.STGCN); "
                     f"{type(encoder).__name__} lacks {_missing_feature_path(encoder)}"
                 )
+        device = self.queue.keys.device
+        if options.get("mode") == "reduce-overhead" and device.type != "cuda":
+            raise AimCLRError(
+                f"compile_features(mode='reduce-overhead') records CUDA graphs, but the model "
+                f"is on {device}; move it to a CUDA device first or use mode='default'"
+            )
+        if device.type == "cpu":
+            warnings.warn(
+                "torch.compile of the encoders on a CPU: the eager encoder ran a training "
+                "step's forward + backward 1.7x faster than the compiled one (2 threads, "
+                "batch 32); compile on a GPU",
+                UserWarning,
+                stacklevel=2,
+            )
+        for encoder in (self.encoder_q, self.encoder_k):
+            assert isinstance(encoder, FeatureMapEncoder)  # checked above
             encoder.features = torch.compile(encoder.features, **options)  # type: ignore[method-assign]
 
     # ------------------------------------------------------------------ inference

@@ -84,9 +84,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "--resume to continue it, --overwrite to start over, or another --workdir")
     data = c.open_data(args, args.seed)
     summary = data.summary()
-    log = RunLog(args.workdir, runtime.is_main, args.quiet)
     seed_everything(args.seed)
     core = c.build_model(args, data.layout).to(runtime.device)
+    if args.compile != "off":  # checks the mode against the device before any file changes
+        core.compile_features(mode=args.compile)
+    log = RunLog(args.workdir, runtime.is_main, args.quiet)
     optimizer = torch.optim.SGD([p for p in core.parameters() if p.requires_grad], lr=args.lr,
                                 momentum=0.9, weight_decay=1e-4)  # fmt: skip
     state = TrainingState(core, optimizer, scaler=runtime.grad_scaler())
@@ -103,8 +105,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         log.info(f"--overwrite: removed the previous run's files in {args.workdir}")
     if runtime.is_main:
         check_queue_size(args.queue_size, summary["train"], stacklevel=1)
-    if args.compile != "off":
-        core.compile_features(mode=args.compile)
     model = runtime.distribute(core)
     views = PretrainViews(core.extreme_views, None if args.aug_codes == "paper"
                           else args.aug_codes, args.stream, data.layout)  # fmt: skip

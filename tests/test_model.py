@@ -442,10 +442,19 @@ def test_compile_features_wraps_only_the_backbones() -> None:
     model = tiny()
     keys = set(model.state_dict())
     originals = [model.encoder_q.features, model.encoder_k.features]
-    model.compile_features(mode="reduce-overhead")
+    with pytest.warns(UserWarning, match="compile on a GPU"):
+        model.compile_features()
     for encoder, original in zip((model.encoder_q, model.encoder_k), originals, strict=True):
         assert encoder.features._torchdynamo_orig_callable == original
     assert set(model.state_dict()) == keys
+
+
+def test_compile_features_refuses_cuda_graphs_off_cuda() -> None:
+    model = tiny()
+    features = model.encoder_q.features
+    with pytest.raises(AimCLRError, match="records CUDA graphs, but the model is on cpu"):
+        model.compile_features(mode="reduce-overhead")
+    assert model.encoder_q.features == features  # nothing wrapped
 
 
 def test_compile_features_needs_a_feature_path() -> None:
