@@ -207,7 +207,7 @@ class Worker:
     """A subprocess running :func:`_worker` for one case.
 
     ``checkout``: run the case with the ``aimclr`` and ``bench_step.py`` of another
-    checkout of the project (A/B timing of two versions, see ``ab_step.py``).
+    checkout of the project (A/B timing of two versions, see ``bench_versions.py``).
     """
 
     def __init__(

@@ -1,12 +1,15 @@
 """A/B timing of the pre-training step: this checkout against another one, same run.
 
-Run with ``python benchmarks/ab_step.py --base DIR [--official DIR]``, where ``DIR`` is
-another checkout of this project (e.g. ``git worktree add ../base <commit>``). Every case
+Run with ``python benchmarks/bench_versions.py --base DIR [--official DIR]
+[--write-results]``, where ``DIR`` is another checkout of this project (e.g.
+``git worktree add ../base <commit>``). Every case
 runs in one worker process per version (``bench_step.py``'s workers: views precomputed,
 forward of all three views + backward + SGD step), started with that checkout's
 ``aimclr`` and benchmark code; the parent times one step of each in turn, so load changes
 on a shared machine affect both alike, and reports medians and their ratio. With
 ``--official`` the official code runs as a third worker of each case.
+``--write-results`` also writes the table as a section of ``benchmarks/results.md``
+(``run_all.py`` keeps it).
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import machine_info, markdown_table, using_cpu_time
+from _common import machine_info, markdown_table, using_cpu_time, write_results_section
 from bench_step import Case, Worker
 
 CHECKOUT = Path(__file__).resolve().parents[1]
+SECTION = "## Step: this checkout against an earlier one (bench_versions.py)"
 
 
 def _imported_from(checkout: Path) -> Path:
@@ -87,6 +91,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--write-results", action="store_true",
+                        help="also write the table into benchmarks/results.md")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     base = args.base.resolve()
@@ -99,12 +105,30 @@ def main() -> None:
              for s in args.stages.split(",")]  # fmt: skip
     rows = compare(cases, base, args.repeats, args.warmup, args.official)
     info = machine_info()
-    print(f"{info['cpu']}, {args.threads} threads, torch {torch.__version__}; "
-          f"now: {CHECKOUT}, base: {base}; median of {args.repeats} steps\n")  # fmt: skip
     headers = ["case", "base s/step", "now s/step", "gain (base / now)"]
     if args.official:
         headers += ["official s/step", "base vs official", "now vs official"]
-    print(markdown_table(headers, [tuple(row.values()) for row in rows]))
+    command = "python benchmarks/bench_versions.py --base DIR"
+    command += " --official DIR" if args.official else ""
+    text = "\n".join([
+        SECTION, "",
+        f"`{command}`"
+        f" — now: {_commit(CHECKOUT)}, base: {_commit(base)}; {info['cpu']}, {args.threads} "
+        f"threads, torch {torch.__version__}, load average {info['load_average_1m']}; "
+        f"median of {args.repeats} steps per version, the versions (and the official code) "
+        "timed in turn in their own worker processes.", "",
+        markdown_table(headers, [tuple(row.values()) for row in rows]), "",
+    ])  # fmt: skip
+    print(text)
+    if args.write_results:
+        write_results_section(text, SECTION, Path(__file__).resolve().parent / "results.md")
+
+
+def _commit(checkout: Path) -> str:
+    """The short commit id of ``checkout`` (``unknown`` outside git)."""
+    done = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True)  # fmt: skip
+    return done.stdout.strip() or "unknown"
 
 
 if __name__ == "__main__":
