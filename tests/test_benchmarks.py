@@ -91,3 +91,16 @@ def test_write_results_section_replaces_its_section_only(tmp_path: Path) -> None
     text = results.read_text(encoding="utf-8")
     assert "first" not in text and text.count("## B") == 1
     assert text.index("## A") < text.index("second") < text.index("## C")
+
+
+def test_version_workers_import_the_checkout_they_are_given(tmp_path: Path) -> None:
+    # bench_versions.py times two checkouts; each worker must import its own aimclr, not
+    # the installed (editable) one or the one in the working folder.
+    from bench_versions import CHECKOUT, SECTION, _imported_from
+
+    other = tmp_path / "other"
+    (other / "aimclr").mkdir(parents=True)
+    (other / "aimclr" / "__init__.py").write_text("", encoding="utf-8")
+    assert _imported_from(other) == other / "aimclr"
+    assert _imported_from(CHECKOUT) == CHECKOUT / "aimclr"
+    assert SECTION.endswith("(bench_versions.py)")  # run_all.py keeps the section
