@@ -130,13 +130,7 @@ class _GraphConv(torch.autograd.Function):
             grad_weight = per_sample.sum(0).view(c, k, c_in).transpose(0, 1)
             grad_weight = grad_weight.reshape(k * c, c_in, 1, 1)
         if bias is not None and (need_bias or need_adj):
-            per_joint = grad.sum(dim=(0, 2))  # (C, W)
-            if need_bias:
-                grad_bias = (adj.sum(dim=1) @ per_joint.t()).reshape(k * c)
-            if need_adj:
-                # d/dA[k, v, w] of Σ_c b_k[c] Σ_v A[k, v, w]: the same for every v.
-                assert grad_adj is not None
-                grad_adj = grad_adj + (bias.view(k, c) @ per_joint)[:, None, :]
+            grad_bias, grad_adj = _joint_bias_gradients(grad, adj, bias, need_bias, grad_adj)
         return grad_x, grad_adj, grad_weight, grad_bias
 
 
@@ -206,12 +200,7 @@ class _GraphConvByPartition(torch.autograd.Function):
                 [torch.bmm(grad3, samples[i].transpose(1, 2)).sum(0) for i in range(k)]
             ).view(k * c, c_in, 1, 1)
         if bias is not None and (need_bias or need_adj):
-            per_joint = grad.sum(dim=(0, 2))  # (C, W)
-            if need_bias:
-                grad_bias = (adj.sum(dim=1) @ per_joint.t()).reshape(k * c)
-            if need_adj:
-                assert grad_adj is not None
-                grad_adj = grad_adj + (bias.view(k, c) @ per_joint)[:, None, :]
+            grad_bias, grad_adj = _joint_bias_gradients(grad, adj, bias, need_bias, grad_adj)
         return grad_x, grad_adj, grad_weight, grad_bias
 
 
@@ -304,6 +293,28 @@ def _joint_bias(bias: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
     """The bias per (channel, joint) ``(C_out, W)``: ``Σ_k b_k · Σ_v A[k, v, w]``."""
     k = adj.shape[0]
     return bias.view(k, -1).t() @ adj.sum(dim=1)
+
+
+def _joint_bias_gradients(
+    grad: torch.Tensor,
+    adj: torch.Tensor,
+    bias: torch.Tensor,
+    need_bias: bool,
+    grad_adj: torch.Tensor | None,
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Gradients through :func:`_joint_bias` for ``grad`` ``(n, C, T, W)``.
+
+    Returns the bias gradient ``(K·C,)`` (``None`` unless ``need_bias``) and
+    ``grad_adj`` plus the bias's share of the adjacency gradient (``None`` stays
+    ``None``).
+    """
+    k, c = adj.shape[0], grad.shape[1]
+    per_joint = grad.sum(dim=(0, 2))  # (C, W)
+    grad_bias = (adj.sum(dim=1) @ per_joint.t()).reshape(k * c) if need_bias else None
+    if grad_adj is not None:
+        # d/dA[k, v, w] of Σ_c b_k[c] Σ_v A[k, v, w]: the same for every v.
+        grad_adj = grad_adj + (bias.view(k, c) @ per_joint)[:, None, :]
+    return grad_bias, grad_adj
 
 
 def graph_conv(
