@@ -34,6 +34,7 @@ __all__ = [
     "contiguous_path",
     "graph_conv",
     "graph_conv_rows",
+    "joint_bias",
     "plain_layers",
     "pointwise_conv",
     "spatial_mean",
@@ -73,73 +74,14 @@ def channels_last_path(x: torch.Tensor) -> bool:
 
 
 class _GraphConv(torch.autograd.Function):
-    """``out[n, c, t, w] = Σ_k Σ_i Σ_v W[k·C + c, i] · x[n, i, t, v] · A[k, v, w] + bias``."""
+    """``out[n, c, t, w] = Σ_k Σ_i Σ_v W[k·C + c, i] · x[n, i, t, v] · A[k, v, w] + bias``.
 
-    @staticmethod
-    def forward(
-        ctx: Any,
-        x: torch.Tensor,
-        adj: torch.Tensor,
-        weight: torch.Tensor,
-        bias: torch.Tensor | None,
-    ) -> torch.Tensor:
-        n, c_in, t, v = x.shape
-        k, _, w = adj.shape
-        c = weight.shape[0] // k
-        rows = x.reshape(n, c_in * t, v)
-        # Joint mixing, one partition at a time, into (n, K, C_in·T, W): partition k's
-        # slice is a strided batch that bmm writes in place.
-        mixed = x.new_empty(n, k, c_in * t, w)
-        for i in range(k):
-            torch.bmm(rows, adj[i].expand(n, v, w), out=mixed[:, i])
-        # Channel mixing over (k, C_in): one (C, K·C_in) @ (K·C_in, T·W) product per sample.
-        channel = weight.reshape(k, c, c_in).transpose(0, 1).reshape(c, k * c_in)
-        out = torch.bmm(channel.expand(n, c, k * c_in), mixed.view(n, k * c_in, t * w))
-        out = out.view(n, c, t, w)
-        if bias is not None:
-            out = out.add_(_joint_bias(bias, adj)[:, None, :])
-        ctx.save_for_backward(rows, adj, channel, mixed, bias)
-        ctx.shape = (n, c_in, t, v, k, w, c)
-        return out
-
-    @staticmethod
-    def backward(
-        ctx: Any, grad: torch.Tensor
-    ) -> tuple[torch.Tensor | None, ...]:
-        rows, adj, channel, mixed, bias = ctx.saved_tensors
-        n, c_in, t, v, k, w, c = ctx.shape
-        need_x, need_adj, need_weight, need_bias = ctx.needs_input_grad
-        grad3 = grad.reshape(n, c, t * w)
-        grad_x = grad_adj = grad_weight = grad_bias = None
-        if need_x or need_adj:
-            # (n, K·C_in, T·W) = (K·C_in, C) @ grad per sample, viewed per partition.
-            grad_mixed = torch.bmm(channel.t().expand(n, k * c_in, c), grad3)
-            grad_mixed = grad_mixed.view(n, k, c_in * t, w)
-            if need_x:
-                grad_rows = torch.bmm(grad_mixed[:, 0], adj[0].t().expand(n, w, v))
-                for i in range(1, k):
-                    grad_rows.baddbmm_(grad_mixed[:, i], adj[i].t().expand(n, w, v))
-                grad_x = grad_rows.view(n, c_in, t, v)
-            if need_adj:
-                rows_t = rows.transpose(1, 2)
-                grad_adj = torch.stack(
-                    [torch.bmm(rows_t, grad_mixed[:, i]).sum(0) for i in range(k)]
-                )
-        if need_weight:
-            per_sample = torch.bmm(grad3, mixed.view(n, k * c_in, t * w).transpose(1, 2))
-            grad_weight = per_sample.sum(0).view(c, k, c_in).transpose(0, 1)
-            grad_weight = grad_weight.reshape(k * c, c_in, 1, 1)
-        if bias is not None and (need_bias or need_adj):
-            grad_bias, grad_adj = _joint_bias_gradients(grad, adj, bias, need_bias, grad_adj)
-        return grad_x, grad_adj, grad_weight, grad_bias
-
-
-class _GraphConvByPartition(torch.autograd.Function):
-    """:class:`_GraphConv` with the joint mixing as one 2-D GEMM per partition.
-
-    The mixed features are stored partition-outermost, ``(K, n·C_in·T, W)``, so joint
-    mixing and its input gradient are plain ``(n·C_in·T, V) @ (V, W)`` products; the
-    channel mixing then sums ``K`` products ``W_k (C, C_in) @ mixed[k, n] (C_in, T·W)``.
+    Joint mixing first (``K·C_in`` intermediate channels), then channel mixing, in one
+    of two layouts of the mixed features (``by_partition``): stacked ``(n, K, C_in·T,
+    W)``, where channel mixing is one ``(C, K·C_in) @ (K·C_in, T·W)`` product per sample,
+    or partition-outermost ``(K, n·C_in·T, W)``, where joint mixing and its input
+    gradient are 2-D ``(n·C_in·T, V) @ (V, W)`` products and channel mixing sums ``K``
+    products ``W_k (C, C_in) @ mixed[k, n] (C_in, T·W)``.
     """
 
     @staticmethod
@@ -149,59 +91,148 @@ class _GraphConvByPartition(torch.autograd.Function):
         adj: torch.Tensor,
         weight: torch.Tensor,
         bias: torch.Tensor | None,
+        by_partition: bool,
     ) -> torch.Tensor:
         n, c_in, t, v = x.shape
         k, _, w = adj.shape
         c = weight.shape[0] // k
-        rows = x.reshape(n * c_in * t, v)
-        mixed = x.new_empty(k, n * c_in * t, w)
-        for i in range(k):
-            torch.mm(rows, adj[i], out=mixed[i])
-        per_partition = weight.view(k, c, c_in)
-        samples = mixed.view(k, n, c_in, t * w)
-        out = torch.bmm(per_partition[0].expand(n, c, c_in), samples[0])
-        for i in range(1, k):
-            out.baddbmm_(per_partition[i].expand(n, c, c_in), samples[i])
+        mix = _mix_by_partition if by_partition else _mix_stacked
+        out, rows, channel, mixed = mix(x, adj, weight.reshape(k, c, c_in))
         out = out.view(n, c, t, w)
         if bias is not None:
-            out = out.add_(_joint_bias(bias, adj)[:, None, :])
-        ctx.save_for_backward(rows, adj, per_partition, mixed, bias)
+            out = out.add_(joint_bias(bias, adj)[:, None, :])
+        ctx.save_for_backward(rows, adj, channel, mixed, bias)
         ctx.shape = (n, c_in, t, v, k, w, c)
+        ctx.by_partition = by_partition
         return out
 
     @staticmethod
     def backward(
         ctx: Any, grad: torch.Tensor
     ) -> tuple[torch.Tensor | None, ...]:
-        rows, adj, per_partition, mixed, bias = ctx.saved_tensors
-        n, c_in, t, v, k, w, c = ctx.shape
-        need_x, need_adj, need_weight, need_bias = ctx.needs_input_grad
-        grad3 = grad.reshape(n, c, t * w)
-        grad_x = grad_adj = grad_weight = grad_bias = None
-        if need_x or need_adj:
-            # (K, n, C_in, T·W): W_kᵀ @ grad per sample, one partition at a time.
-            grad_mixed = grad.new_empty(k, n, c_in, t * w)
-            for i in range(k):
-                torch.bmm(per_partition[i].t().expand(n, c_in, c), grad3, out=grad_mixed[i])
-            grad_rows_k = grad_mixed.view(k, n * c_in * t, w)
-            if need_x:
-                grad_rows = torch.mm(grad_rows_k[0], adj[0].t())
-                for i in range(1, k):
-                    grad_rows.addmm_(grad_rows_k[i], adj[i].t())
-                grad_x = grad_rows.view(n, c_in, t, v)
-            if need_adj:
-                rows_t = rows.view(n, c_in * t, v).transpose(1, 2)
-                grad_adj = torch.stack(
-                    [torch.bmm(rows_t, grad_mixed[i].view(n, c_in * t, w)).sum(0) for i in range(k)]
-                )
-        if need_weight:
-            samples = mixed.view(k, n, c_in, t * w)
-            grad_weight = torch.stack(
-                [torch.bmm(grad3, samples[i].transpose(1, 2)).sum(0) for i in range(k)]
-            ).view(k * c, c_in, 1, 1)
+        rows, adj, channel, mixed, bias = ctx.saved_tensors
+        need_x, need_adj, need_weight, need_bias, _ = ctx.needs_input_grad
+        grad3 = grad.flatten(2)  # (n, C, T·W)
+        backward = _mix_by_partition_backward if ctx.by_partition else _mix_stacked_backward
+        grad_x, grad_adj, grad_weight = backward(
+            grad3, rows, adj, channel, mixed, ctx.shape, need_x, need_adj, need_weight
+        )
+        grad_bias = None
         if bias is not None and (need_bias or need_adj):
             grad_bias, grad_adj = _joint_bias_gradients(grad, adj, bias, need_bias, grad_adj)
-        return grad_x, grad_adj, grad_weight, grad_bias
+        return grad_x, grad_adj, grad_weight, grad_bias, None
+
+
+_Grads = tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]
+"""Input, adjacency and weight gradients of a graph-convolution layout (``None``: not needed)."""
+
+
+def _mix_stacked(
+    x: torch.Tensor, adj: torch.Tensor, per_partition: torch.Tensor
+) -> tuple[torch.Tensor, ...]:
+    """:class:`_GraphConv`'s stacked layout: ``(out (n, C, T·W), rows, channel, mixed)``."""
+    n, c_in, t, v = x.shape
+    k, _, w = adj.shape
+    c = per_partition.shape[1]
+    rows = x.reshape(n, c_in * t, v)
+    # Joint mixing, one partition at a time, into (n, K, C_in·T, W): partition k's
+    # slice is a strided batch that bmm writes in place.
+    mixed = x.new_empty(n, k, c_in * t, w)
+    for i in range(k):
+        torch.bmm(rows, adj[i].expand(n, v, w), out=mixed[:, i])
+    # Channel mixing over (k, C_in): one (C, K·C_in) @ (K·C_in, T·W) product per sample.
+    channel = per_partition.transpose(0, 1).reshape(c, k * c_in)
+    out = torch.bmm(channel.expand(n, c, k * c_in), mixed.view(n, k * c_in, t * w))
+    return out, rows, channel, mixed
+
+
+def _mix_stacked_backward(
+    grad3: torch.Tensor,
+    rows: torch.Tensor,
+    adj: torch.Tensor,
+    channel: torch.Tensor,
+    mixed: torch.Tensor,
+    shape: tuple[int, ...],
+    need_x: bool,
+    need_adj: bool,
+    need_weight: bool,
+) -> _Grads:
+    """Gradients of :func:`_mix_stacked` for ``grad3`` ``(n, C, T·W)``."""
+    n, c_in, t, v, k, w, c = shape
+    grad_x = grad_adj = grad_weight = None
+    if need_x or need_adj:
+        # (n, K·C_in, T·W) = (K·C_in, C) @ grad per sample, viewed per partition.
+        grad_mixed = torch.bmm(channel.t().expand(n, k * c_in, c), grad3)
+        grad_mixed = grad_mixed.view(n, k, c_in * t, w)
+        if need_x:
+            grad_rows = torch.bmm(grad_mixed[:, 0], adj[0].t().expand(n, w, v))
+            for i in range(1, k):
+                grad_rows.baddbmm_(grad_mixed[:, i], adj[i].t().expand(n, w, v))
+            grad_x = grad_rows.view(n, c_in, t, v)
+        if need_adj:
+            rows_t = rows.transpose(1, 2)
+            grad_adj = torch.stack([torch.bmm(rows_t, grad_mixed[:, i]).sum(0) for i in range(k)])
+    if need_weight:
+        per_sample = torch.bmm(grad3, mixed.view(n, k * c_in, t * w).transpose(1, 2))
+        grad_weight = per_sample.sum(0).view(c, k, c_in).transpose(0, 1)
+        grad_weight = grad_weight.reshape(k * c, c_in, 1, 1)
+    return grad_x, grad_adj, grad_weight
+
+
+def _mix_by_partition(
+    x: torch.Tensor, adj: torch.Tensor, per_partition: torch.Tensor
+) -> tuple[torch.Tensor, ...]:
+    """:class:`_GraphConv`'s partition-outermost layout: ``(out, rows, W_k, mixed)``."""
+    n, c_in, t, v = x.shape
+    k, _, w = adj.shape
+    c = per_partition.shape[1]
+    rows = x.reshape(n * c_in * t, v)
+    mixed = x.new_empty(k, n * c_in * t, w)
+    for i in range(k):
+        torch.mm(rows, adj[i], out=mixed[i])
+    samples = mixed.view(k, n, c_in, t * w)
+    out = torch.bmm(per_partition[0].expand(n, c, c_in), samples[0])
+    for i in range(1, k):
+        out.baddbmm_(per_partition[i].expand(n, c, c_in), samples[i])
+    return out, rows, per_partition, mixed
+
+
+def _mix_by_partition_backward(
+    grad3: torch.Tensor,
+    rows: torch.Tensor,
+    adj: torch.Tensor,
+    per_partition: torch.Tensor,
+    mixed: torch.Tensor,
+    shape: tuple[int, ...],
+    need_x: bool,
+    need_adj: bool,
+    need_weight: bool,
+) -> _Grads:
+    """Gradients of :func:`_mix_by_partition` for ``grad3`` ``(n, C, T·W)``."""
+    n, c_in, t, v, k, w, c = shape
+    grad_x = grad_adj = grad_weight = None
+    if need_x or need_adj:
+        # (K, n, C_in, T·W): W_kᵀ @ grad per sample, one partition at a time.
+        grad_mixed = grad3.new_empty(k, n, c_in, t * w)
+        for i in range(k):
+            torch.bmm(per_partition[i].t().expand(n, c_in, c), grad3, out=grad_mixed[i])
+        grad_rows_k = grad_mixed.view(k, n * c_in * t, w)
+        if need_x:
+            grad_rows = torch.mm(grad_rows_k[0], adj[0].t())
+            for i in range(1, k):
+                grad_rows.addmm_(grad_rows_k[i], adj[i].t())
+            grad_x = grad_rows.view(n, c_in, t, v)
+        if need_adj:
+            rows_t = rows.view(n, c_in * t, v).transpose(1, 2)
+            grad_adj = torch.stack(
+                [torch.bmm(rows_t, grad_mixed[i].view(n, c_in * t, w)).sum(0) for i in range(k)]
+            )
+    if need_weight:
+        samples = mixed.view(k, n, c_in, t * w)
+        grad_weight = torch.stack(
+            [torch.bmm(grad3, samples[i].transpose(1, 2)).sum(0) for i in range(k)]
+        ).view(k * c, c_in, 1, 1)
+    return grad_x, grad_adj, grad_weight
 
 
 class _GraphConvRows(torch.autograd.Function):
@@ -289,7 +320,7 @@ class _PointwiseConv(torch.autograd.Function):
         return grad_x, grad_weight, grad_bias, None
 
 
-def _joint_bias(bias: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
+def joint_bias(bias: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
     """The bias per (channel, joint) ``(C_out, W)``: ``Σ_k b_k · Σ_v A[k, v, w]``."""
     k = adj.shape[0]
     return bias.view(k, -1).t() @ adj.sum(dim=1)
@@ -302,7 +333,7 @@ def _joint_bias_gradients(
     need_bias: bool,
     grad_adj: torch.Tensor | None,
 ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-    """Gradients through :func:`_joint_bias` for ``grad`` ``(n, C, T, W)``.
+    """Gradients through :func:`joint_bias` for ``grad`` ``(n, C, T, W)``.
 
     Returns the bias gradient ``(K·C,)`` (``None`` unless ``need_bias``) and
     ``grad_adj`` plus the bias's share of the adjacency gradient (``None`` stays
@@ -334,9 +365,8 @@ def graph_conv(
     """
     # Measured per block shape (benchmarks/bench_encoder.py): the partition-outermost
     # layout wins unless the block widens its channels by more than 2x.
-    k = adj.shape[0]
-    function = _GraphConvByPartition if weight.shape[0] <= 2 * k * x.shape[1] else _GraphConv
-    out: torch.Tensor = function.apply(x, adj, weight, bias)  # type: ignore[no-untyped-call]
+    by_partition = weight.shape[0] <= 2 * adj.shape[0] * x.shape[1]
+    out: torch.Tensor = _GraphConv.apply(x, adj, weight, bias, by_partition)  # type: ignore[no-untyped-call]
     return out
 
 

@@ -42,6 +42,7 @@ from aimclr.nn._fused import (
     contiguous_path,
     graph_conv,
     graph_conv_rows,
+    joint_bias,
     pointwise_conv,
     spatial_mean,
 )
@@ -109,7 +110,7 @@ class GraphConv(nn.Module):
         weight = self.conv.weight.view(k, c, c_in).permute(1, 2, 0).reshape(c, c_in, 1, k)
         out = F.conv2d(z, weight, dilation=(1, w))
         if self.conv.bias is not None:
-            out = out.add_(self._joint_bias(self.conv.bias, adj)[:, None, :])
+            out = out.add_(joint_bias(self.conv.bias, adj)[:, None, :])
         return out
 
     def _forward_rows(self, x: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
@@ -132,16 +133,9 @@ class GraphConv(nn.Module):
         weight = self.conv.weight.to(dtype).view(k, c, c_in).transpose(1, 2)
         out = graph_conv_rows(frames, mixing, weight.reshape(k * c_in, c)).view(n * t, w * c)
         if self.conv.bias is not None:
-            bias = self._joint_bias(self.conv.bias, adj).t().reshape(1, w * c)
+            bias = joint_bias(self.conv.bias, adj).t().reshape(1, w * c)
             out = out.add_(bias.to(out.dtype))
         return out.view(n, t, w, c).permute(0, 3, 1, 2)
-
-    def _joint_bias(self, bias: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
-        """The bias per (channel, joint) ``(C_out, W)``: ``Σ_k b_k · Σ_v A[k, v, w]``.
-
-        The per-partition bias ``b_k`` passes through ``A`` too.
-        """
-        return bias.view(adj.shape[0], self.out_channels).t() @ adj.sum(dim=1)
 
 
 def _is_channels_last(x: torch.Tensor) -> bool:
