@@ -197,3 +197,19 @@ def check_device(device: object, name: str = "device") -> torch.device | None:
         raise AimCLRError(
             f"{name} must name a torch device such as 'cpu' or 'cuda:0', got {device!r}"
         ) from error
+
+
+def check_labelled_sample(sample: object, name: str, hint: str = "") -> None:
+    """Raise unless ``sample`` (item 0 of data set ``name``) is ``(x, label, ...)``.
+
+    A tuple or list of at least two items passes; further items (e.g. an index) are
+    the caller's to ignore. ``hint`` is appended to the message.
+    """
+    if isinstance(sample, (tuple, list)) and len(sample) >= 2:
+        return
+    got = (f"a {type(sample).__name__} of {len(sample)} item(s)"
+           if isinstance(sample, (tuple, list)) else f"a {type(sample).__name__}")  # fmt: skip
+    raise AimCLRError(
+        f"{name} must yield labelled samples (x (C, T, V, M), label), but {name}[0] is "
+        f"{got}{hint}"
+    )

@@ -13,7 +13,13 @@ from typing import Any, Literal
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from aimclr._checks import check_floating, check_rank, check_tensor, describe
+from aimclr._checks import (
+    check_floating,
+    check_labelled_sample,
+    check_rank,
+    check_tensor,
+    describe,
+)
 from aimclr.data.arrays import SkeletonTensorDataset
 from aimclr.errors import AimCLRError
 from aimclr.graph import LAYOUTS, SkeletonLayout, get_layout
@@ -165,13 +171,7 @@ def stream_dataset(
     loader = DataLoader(dataset, batch_size=batch_size)
     if len(loader) == 0:
         raise AimCLRError("dataset is empty; at least one sample is needed")
-    first = dataset[0]
-    if not isinstance(first, (tuple, list)) or len(first) < 2:
-        items = f" of {len(first)} item(s)" if isinstance(first, (tuple, list)) else ""
-        raise AimCLRError(
-            f"stream_dataset needs samples (x (C, T, V, M), label), but dataset[0] is a "
-            f"{type(first).__name__}{items}"
-        )
+    check_labelled_sample(dataset[0], "dataset")
     # further items of a sample (e.g. its index) are not kept
     xs, ys = zip(*((to_stream(batch[0].float(), stream, layout), batch[1]) for batch in loader),
                  strict=True)  # fmt: skip

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from aimclr._checks import check_int, check_labelled_sample, check_positive
 from aimclr.data.sizes import check_knn_k
 from aimclr.errors import AimCLRError, SmallDataWarning
 from aimclr.eval.features import extract_features
@@ -78,13 +79,10 @@ class KNNMonitor:
         device: torch.device | str | None = None,
     ) -> None:
         for value, name, minimum in ((num_classes, "num_classes", 1), (every, "every", 0),
+                                     (batch_size, "batch_size", 1),
                                      *((k, "each k in ks", 1) for k in ks)):  # fmt: skip
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise AimCLRError(f"{name} must be an int >= {minimum}, got {value!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise AimCLRError(f"batch_size must be an int >= 1, got {batch_size!r}")
-        if not (isinstance(temperature, (int, float)) and 0 < temperature < float("inf")):
-            raise AimCLRError(f"temperature must be a finite number > 0, got {temperature!r}")
+            check_int(value, name, minimum)
+        check_positive(temperature, "temperature")
         _check_labelled(train, "train")
         _check_labelled(test, "test")
         self.train, self.test = train, test
@@ -178,12 +176,5 @@ def _check_labelled(dataset: Dataset[Any], name: str) -> None:
         ) from None
     if size == 0:
         raise AimCLRError(f"{name} is empty: the kNN monitor needs labelled (x, label) samples")
-    sample = dataset[0]
-    if isinstance(sample, (tuple, list)) and len(sample) >= 2:
-        return
-    got = (f"a {type(sample).__name__} of {len(sample)} item(s)"
-           if isinstance(sample, (tuple, list)) else f"a {type(sample).__name__}")  # fmt: skip
-    raise AimCLRError(
-        f"{name} must yield labelled samples (x (C, T, V, M), label), but {name}[0] is {got}: "
-        f"pre-training needs no labels, the kNN monitor does; pass it a labelled data set"
-    )
+    check_labelled_sample(dataset[0], name, ": pre-training needs no labels, the kNN "
+                          "monitor does; pass it a labelled data set")  # fmt: skip
