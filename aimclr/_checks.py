@@ -128,6 +128,13 @@ def check_positive(value: float, name: str) -> None:
         raise AimCLRError(f"{name} must be a positive finite number, got {value!r}")
 
 
+def check_nonnegative(value: float, name: str) -> None:
+    """Raise unless ``value`` is a finite number ``>= 0``."""
+    number = _check_real(value, name, "a finite number >= 0")
+    if not 0.0 <= number < float("inf"):
+        raise AimCLRError(f"{name} must be a finite number >= 0, got {value!r}")
+
+
 def check_probability(value: float, name: str) -> None:
     """Raise unless ``0 <= value <= 1``."""
     number = _check_real(value, name, "a number in [0, 1]")

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from aimclr._checks import check_nonnegative
 from aimclr.data._validate import check_positive_int
 from aimclr.data.arrays import SkeletonTensorDataset, Transform
 from aimclr.errors import AimCLRError
@@ -455,8 +456,7 @@ def make_synthetic_actions(
                         ("bone_jitter", bone_jitter), ("distractor_deg", distractor_deg),
                         ("noise_std", noise_std), ("gesture_prob", gesture_prob),
                         ("shear", shear)):
-        if not 0.0 <= value < float("inf"):
-            raise AimCLRError(f"{name} must be a finite number >= 0, got {value!r}")
+        check_nonnegative(value, name)
     low, high = size_range
     if not 0.0 < low <= high < float("inf"):
         raise AimCLRError(f"size_range must be (low, high) with 0 < low <= high, got {size_range}")

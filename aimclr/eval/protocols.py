@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import math
-import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +18,7 @@ from aimclr._checks import (
     check_generator,
     check_int,
     check_module,
+    check_nonnegative,
     check_positive,
     check_probability,
     describe,
@@ -81,11 +80,8 @@ def _check_schedule(epochs: int, batch_size: int, eval_every: int, lr: float, *,
         check_int(value, name)
     check_positive(lr, "lr")
     check_probability(momentum, "momentum")  # SGD momentum above 1 diverges
-    for name, rate in (("gamma", gamma), ("weight_decay", weight_decay)):
-        if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not (
-            0 <= rate < math.inf
-        ):
-            raise AimCLRError(f"{name} must be a finite number >= 0, got {rate!r}")
+    check_nonnegative(gamma, "gamma")
+    check_nonnegative(weight_decay, "weight_decay")
     if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Sequence):
         raise AimCLRError(f"milestones must be a sequence of epochs >= 0, got {milestones!r}")
     for milestone in milestones:  # a negative epoch is never reached: no decay at all
