@@ -491,6 +491,7 @@ class AimCLR(nn.Module):
                 (it has no ``features``/``pool`` split to compile), or
                 ``mode="reduce-overhead"`` (CUDA graphs) for a model not on a CUDA device.
         """
+        encoders: list[FeatureMapEncoder] = []
         for encoder in (self.encoder_q, self.encoder_k):
             if not isinstance(encoder, FeatureMapEncoder):
                 raise AimCLRError(
@@ -498,6 +499,7 @@ class AimCLR(nn.Module):
                     f"aimclr.nn.FeatureMapEncoder (e.g. aimclr.nn.STGCN); "
                     f"{type(encoder).__name__} lacks {_missing_feature_path(encoder)}"
                 )
+            encoders.append(encoder)
         device = self.queue.keys.device
         if options.get("mode") == "reduce-overhead" and device.type != "cuda":
             raise AimCLRError(
@@ -512,9 +514,8 @@ class AimCLR(nn.Module):
                 UserWarning,
                 stacklevel=2,
             )
-        for encoder in (self.encoder_q, self.encoder_k):
-            assert isinstance(encoder, FeatureMapEncoder)  # checked above
-            encoder.features = torch.compile(encoder.features, **options)  # type: ignore[method-assign]
+        for checked in encoders:  # wrapped only once every check passed
+            checked.features = torch.compile(checked.features, **options)  # type: ignore[method-assign]
 
     # ------------------------------------------------------------------ inference
 

@@ -260,18 +260,7 @@ def measure_workers(
     """
     workers = {case.label: Worker(case, official, warmup, using_cpu_time()) for case in cases}
     sgemm, sgemm_flops = sgemm_case()
-    times: dict[str, list[float]] = {label: [] for label in [*workers, "sgemm"]}
-    try:
-        for _ in range(repeats):
-            for label, worker in workers.items():
-                times[label].append(worker.step())
-            start = clock()
-            sgemm()
-            times["sgemm"].append(clock() - start)
-    finally:
-        for worker in workers.values():
-            worker.close()
-    seconds = {label: statistics.median(values) for label, values in times.items()}
+    seconds = time_workers(workers, repeats, between={"sgemm": sgemm})
     sgemm_rate = sgemm_flops / seconds["sgemm"] / 1e9
     rows = []
     for case in cases:
@@ -288,6 +277,30 @@ def measure_workers(
             base = [r for r in rows if r["variant"] == other and not r["default_allocator"]]
             row[key] = base[0]["s_per_step"] / row["s_per_step"] if base else float("nan")
     return rows
+
+
+def time_workers(
+    workers: dict[str, Worker], repeats: int, between: dict[str, Callable[[], object]] | None = None
+) -> dict[str, float]:
+    """Median step time of each worker, timed round-robin; closes the workers.
+
+    Each round steps every worker once, then times the in-process callables of
+    ``between`` (e.g. the sgemm), so load changes affect all of them alike.
+    """
+    between = between or {}
+    times: dict[str, list[float]] = {label: [] for label in [*workers, *between]}
+    try:
+        for _ in range(repeats):
+            for label, worker in workers.items():
+                times[label].append(worker.step())
+            for label, fn in between.items():
+                start = clock()
+                fn()
+                times[label].append(clock() - start)
+    finally:
+        for worker in workers.values():
+            worker.close()
+    return {label: statistics.median(values) for label, values in times.items()}
 
 
 def measure_in_process(cases: list[Case], repeats: int, warmup: int) -> list[dict[str, Any]]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import machine_info, markdown_table, using_cpu_time, write_results_section
-from bench_step import Case, Worker
+from bench_step import Case, Worker, time_workers
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 SECTION = "## Step: this checkout against an earlier one (bench_versions.py)"
@@ -56,15 +55,7 @@ def compare(
         if official is not None:
             workers["official"] = Worker(Case(**{**case.__dict__, "variant": "official"}),
                                          official, warmup, using_cpu_time())  # fmt: skip
-        times: dict[str, list[float]] = {name: [] for name in workers}
-        try:
-            for _ in range(repeats):
-                for name, worker in workers.items():
-                    times[name].append(worker.step())
-        finally:
-            for worker in workers.values():
-                worker.close()
-        seconds = {name: statistics.median(values) for name, values in times.items()}
+        seconds = time_workers(workers, repeats)
         row: dict[str, object] = {
             "case": f"N={case.batch} stage {case.stage} {case.precision}",
             "base_s": seconds["base"],
